@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import {
+  ConfigError,
+  describeProblems,
+  type HookboxOptions,
+  resolveSources,
+  type SourceDefinition,
+} from '../hookbox.ts';
+import type { Handler } from '../worker/handler-registry.ts';
+
+/** What `hookbox.config.ts` default-exports (see docs/configuration.md). */
+export interface HookboxConfigFile {
+  database?: string;
+  sources?: Record<string, SourceDefinition>;
+  handlers?: Record<string, Record<string, Handler>>;
+  server?: Partial<ServerSettings>;
+  worker?: HookboxOptions['worker'];
+  retry?: HookboxOptions['retry'];
+  admin?: { token?: string; readOnlyTokens?: string[] };
+  logLevel?: string;
+}
+
+export interface ServerSettings {
+  port: number;
+  host: string;
+  /** Time allowed to receive all request headers. */
+  headersTimeoutMs: number;
+  /** Time allowed for a whole request, body included (slow bodies are cut off). */
+  requestTimeoutMs: number;
+  /** Idle keep-alive connections close after this. */
+  keepAliveTimeoutMs: number;
+}
+
+/** The validated, frozen configuration the server runs with. */
+export interface ResolvedConfig {
+  databaseUrl: string | undefined;
+  sources: Record<string, SourceDefinition>;
+  handlers: Record<string, Record<string, Handler>>;
+  server: ServerSettings;
+  worker: HookboxOptions['worker'];
+  retry: HookboxOptions['retry'];
+  admin: { token?: string; readOnlyTokens: string[] };
+  logLevel: string;
+  prettyLogs: boolean;
+  /** Set when no source was configured: a generated Stripe secret lets `hookbox send` work at once. */
+  demo: { secret: string; secretFile: string } | null;
+  configFile: string | null;
+}
+
+/** Identity helper that types a config file. */
+export function defineConfig(config: HookboxConfigFile): HookboxConfigFile {
+  return config;
+}
+
+const configFileNames = ['hookbox.config.ts', 'hookbox.config.mjs', 'hookbox.config.js'];
+
+const portSchema = z.coerce.number().int().min(0).max(65535);
+const serverSchema = z.object({
+  port: portSchema.default(3000),
+  host: z.string().min(1).default('127.0.0.1'),
+  headersTimeoutMs: z.number().int().positive().default(10_000),
+  requestTimeoutMs: z.number().int().positive().default(30_000),
+  keepAliveTimeoutMs: z.number().int().positive().default(5_000),
+});
+const fileSchema = z.object({
+  database: z.string().optional(),
+  sources: z.record(z.string(), z.looseObject({ provider: z.string() })).optional(),
+  handlers: z.record(z.string(), z.record(z.string(), z.function())).optional(),
+  server: serverSchema.partial().optional(),
+  worker: z
+    .object({
+      enabled: z.boolean(),
+      leaseMs: z.number().int().positive(),
+      batchSize: z.number().int().min(1).max(1000),
+      concurrency: z.number().int().min(1).max(10_000),
+      pollIntervalMs: z.number().int().positive(),
+      handlerTimeoutMs: z.number().int().positive(),
+      workerId: z.string().min(1),
+    })
+    .partial()
+    .optional(),
+  retry: z
+    .object({
+      maxAttempts: z.number().int().min(1).max(100),
+      baseDelayMs: z.number().int().min(0),
+      maxDelayMs: z.number().int().min(0),
+    })
+    .partial()
+    .optional(),
+  admin: z
+    .object({ token: z.string().min(16).optional(), readOnlyTokens: z.array(z.string().min(16)).optional() })
+    .optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+
+export interface LoadConfigOptions {
+  /** The folder to look for hookbox.config.* and ./data in. */
+  cwd?: string;
+  /** An explicit config file path. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Load hookbox.config.(ts|mjs|js) and the environment, validate everything once, report every
+ * problem at once (ConfigError), then freeze. The only reader of process.env.
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+
+  const configFile = options.configFile
+    ? resolve(cwd, options.configFile)
+    : (configFileNames.map((name) => resolve(cwd, name)).find((path) => existsSync(path)) ?? null);
+  let file: HookboxConfigFile = {};
+  if (configFile) {
+    if (!existsSync(configFile)) throw new ConfigError([`config file ${configFile} does not exist`]);
+    const loaded = await importConfigFile(configFile);
+    const parsed = fileSchema.safeParse(loaded);
+    if (!parsed.success) problems.push(...describeProblems(configFile, parsed.error));
+    // Keep going with what was given, so the sources are checked too and every problem is listed at once.
+    file = (loaded ?? {}) as HookboxConfigFile;
+  }
+
+  const sources: Record<string, SourceDefinition> = { ...sourcesFromEnv(env), ...file.sources };
+  const server = serverSchema.safeParse({
+    ...file.server,
+    ...(env.PORT ? { port: env.PORT } : {}),
+    ...(env.HOST ? { host: env.HOST } : {}),
+  });
+  if (!server.success) problems.push(...describeProblems('server', server.error));
+
+  const adminToken = env.ADMIN_TOKEN ?? file.admin?.token;
+  const readOnlyTokens = [
+    ...(env.ADMIN_READONLY_TOKENS?.split(',')
+      .map((t) => t.trim())
+      .filter(Boolean) ?? []),
+    ...(file.admin?.readOnlyTokens ?? []),
+  ];
+  if (adminToken !== undefined && adminToken.length < 16)
+    problems.push('ADMIN_TOKEN: use at least 16 characters');
+
+  const databaseUrl = env.DATABASE_URL || file.database || undefined;
+  if (databaseUrl && !/^(postgres|postgresql):\/\//.test(databaseUrl) && !databaseUrl.startsWith('file:')) {
+    problems.push('DATABASE_URL: use postgres://..., postgresql://... or file:PATH');
+  }
+  try {
+    resolveSources(sources);
+  } catch (error) {
+    problems.push(...(error instanceof ConfigError ? error.problems : [(error as Error).message]));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  let demo: ResolvedConfig['demo'] = null;
+  if (Object.keys(sources).length === 0) {
+    demo = ensureDemoSecret(cwd);
+    sources.stripe = { provider: 'stripe', secrets: [demo.secret] };
+  }
+
+  const debug = env.WEBHOOK_DEBUG === '1' || env.WEBHOOK_DEBUG === 'true';
+  return deepFreeze({
+    databaseUrl,
+    sources,
+    handlers: file.handlers ?? {},
+    server: server.data!,
+    worker: file.worker,
+    retry: file.retry,
+    admin: { token: adminToken, readOnlyTokens },
+    logLevel: debug ? 'debug' : (env.LOG_LEVEL ?? file.logLevel ?? 'info'),
+    prettyLogs: env.LOG_FORMAT === 'pretty' || (env.LOG_FORMAT !== 'json' && Boolean(process.stdout.isTTY)),
+    demo,
+    configFile,
+  });
+}
+
+/** The original design's variable names define sources without a config file. */
+function sourcesFromEnv(env: NodeJS.ProcessEnv): Record<string, SourceDefinition> {
+  const sources: Record<string, SourceDefinition> = {};
+  const list = (value: string) =>
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (env.STRIPE_WEBHOOK_SECRET)
+    sources.stripe = { provider: 'stripe', secrets: list(env.STRIPE_WEBHOOK_SECRET) };
+  return sources;
+}
+
+/** The demo secret lives beside the demo database so `hookbox send` finds it and it survives restarts. */
+export function demoSecretFile(cwd: string): string {
+  return resolve(cwd, 'data', 'demo-stripe-secret');
+}
+
+function ensureDemoSecret(cwd: string): { secret: string; secretFile: string } {
+  const secretFile = demoSecretFile(cwd);
+  if (existsSync(secretFile)) return { secret: readFileSync(secretFile, 'utf8').trim(), secretFile };
+  const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+  mkdirSync(dirname(secretFile), { recursive: true });
+  writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+  return { secret, secretFile };
+}
+
+async function importConfigFile(path: string): Promise<unknown> {
+  const url = pathToFileURL(path).href;
+  const module = path.endsWith('.ts')
+    ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url)
+    : await import(url);
+  return module.default ?? module;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) if (typeof child !== 'function') deepFreeze(child);
+  }
+  return value;
+}

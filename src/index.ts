@@ -1,0 +1,30 @@
+/**
+ * Hookbox's public library API. Everything not exported here is internal.
+ */
+export { type Clock, createManualClock, type Random, systemClock } from './clock.ts';
+export { defineConfig, type HookboxConfigFile } from './config/load.ts';
+export { type ErrorCode, errorCatalogue, HookboxError, StoreUnavailableError } from './errors.ts';
+export type { EventService, RecordOutcome, RetryOutcome } from './events/event-service.ts';
+export {
+  ConfigError,
+  createHookbox,
+  type Hookbox,
+  type HookboxOptions,
+  type SourceDefinition,
+  type WorkerSettings,
+} from './hookbox.ts';
+export { createLogger, type Logger } from './logger.ts';
+export type { Telemetry } from './monitor/telemetry.ts';
+export { getProvider, providers } from './providers/registry.ts';
+export type { Delivery, Provider, Verification } from './providers/types.ts';
+export { openStore } from './store/open-store.ts';
+export type {
+  Attempt,
+  EventFilter,
+  EventStatus,
+  Store,
+  StoredEvent,
+  TransactionHandle,
+} from './store/types.ts';
+export type { Handler, HandlerContext } from './worker/handler-registry.ts';
+export type { RetryPolicy } from './worker/retry-policy.ts';
