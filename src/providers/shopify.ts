@@ -1,0 +1,129 @@
+/**
+ * Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the raw body>` with the app's
+ * client secret (or the webhook signing secret of a store-created webhook).
+ * `X-Shopify-Event-Id` is the same across retries of one event; older API versions only send
+ * `X-Shopify-Webhook-Id`, which is also stable across retries.
+ */
+import { z } from 'zod';
+import { combineSecrets, hasSecret, secretString } from './settings.ts';
+import type { Delivery, Provider, SignedDelivery, SignOptions, Verification } from './types.ts';
+import {
+  accept,
+  computeHmac,
+  decodeSignature,
+  findMatchingSecret,
+  parseJson,
+  readHeader,
+  reject,
+  rejectMismatch,
+} from './verify-core.ts';
+
+export const shopifySettingsSchema = z
+  .object({
+    /** Client secrets (or webhook signing secrets), newest first while rotating. */
+    secrets: z.array(secretString).optional(),
+    secret: secretString.optional(),
+  })
+  .refine((value) => hasSecret(value.secrets, value.secret), {
+    message: "set `secrets` (a list, newest first) or `secret`: the app's client secret",
+    path: ['secrets'],
+  })
+  .transform(({ secrets, secret }) => ({ secrets: combineSecrets(secrets, secret) }));
+
+export type ShopifySettingsInput = z.input<typeof shopifySettingsSchema>;
+export type ShopifySettings = z.output<typeof shopifySettingsSchema>;
+
+const SIGNATURE_HEADER = 'x-shopify-hmac-sha256';
+
+function verifyShopify(delivery: Delivery, settings: ShopifySettings): Verification {
+  const header = readHeader(delivery.headers, SIGNATURE_HEADER);
+  if (header === undefined) {
+    return reject(
+      'signature_missing',
+      'no X-Shopify-Hmac-Sha256 header: subscribe the Shopify webhook to this URL, or sign with `hookbox send`',
+    );
+  }
+  const signature = decodeSignature(header, 'base64');
+  if (signature === undefined) {
+    return reject('signature_malformed', 'X-Shopify-Hmac-Sha256 is not base64');
+  }
+
+  const matches = (body: Uint8Array) =>
+    findMatchingSecret({
+      algorithm: 'sha256',
+      secrets: settings.secrets,
+      content: [body],
+      signatures: [signature],
+    }) !== -1;
+  if (!matches(delivery.body)) {
+    return rejectMismatch({
+      body: delivery.body,
+      label: 'signature',
+      mismatchMessage:
+        "X-Shopify-Hmac-Sha256 does not match: was the body re-serialized? is the app's client secret the one configured?",
+      matchesBody: matches,
+    });
+  }
+
+  const dedupeKey = readHeader(delivery.headers, 'x-shopify-event-id', 'x-shopify-webhook-id');
+  if (dedupeKey === undefined) {
+    return reject(
+      'payload_invalid',
+      'neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id is present: Hookbox dedupes Shopify deliveries on them',
+    );
+  }
+  const topic = readHeader(delivery.headers, 'x-shopify-topic');
+  if (topic === undefined) {
+    return reject('payload_invalid', 'no X-Shopify-Topic header: Hookbox routes Shopify deliveries on it');
+  }
+  // Shopify sends JSON unless the subscription asked for XML; handlers then get the text.
+  const parsed = parseJson(delivery.body);
+  return accept({
+    dedupeKey,
+    eventType: topic,
+    payload: parsed.ok ? parsed.value : delivery.body.toString('utf8'),
+  });
+}
+
+function signShopify(body: Buffer, settings: ShopifySettings, options: SignOptions): SignedDelivery {
+  const secret = settings.secrets[0];
+  if (secret === undefined) throw new Error('shopify: no secret configured to sign with');
+  return {
+    headers: {
+      'content-type': 'application/json',
+      'x-shopify-topic': options.eventType,
+      'x-shopify-event-id': options.eventId,
+      'x-shopify-webhook-id': options.eventId,
+      'x-shopify-triggered-at': new Date(options.now).toISOString(),
+      'x-shopify-shop-domain': 'hookbox-sample.myshopify.com',
+      [SIGNATURE_HEADER]: computeHmac('sha256', secret, [body]).toString('base64'),
+    },
+    body,
+  };
+}
+
+function sampleShopifyBody(options: { eventType: string; eventId: string; now: number }): Buffer {
+  const at = new Date(options.now).toISOString();
+  const order = {
+    id: 450789469,
+    admin_graphql_api_id: 'gid://shopify/Order/450789469',
+    email: 'jon@example.com',
+    created_at: at,
+    updated_at: at,
+    currency: 'USD',
+    financial_status: 'paid',
+    total_price: '403.00',
+    line_items: [{ id: 466157049, title: 'IPod Nano - 8GB', quantity: 1, price: '199.00' }],
+    note: `hookbox sample ${options.eventId}`,
+  };
+  return Buffer.from(JSON.stringify(order), 'utf8');
+}
+
+export const shopify: Provider<ShopifySettings> = {
+  name: 'shopify',
+  secretHeaders: [SIGNATURE_HEADER],
+  parseSettings: (raw) => shopifySettingsSchema.parse(raw),
+  verify: verifyShopify,
+  sign: signShopify,
+  sampleBody: sampleShopifyBody,
+};
