@@ -1,0 +1,2 @@
+-- Attempts go with the event (ON DELETE CASCADE).
+DELETE FROM events WHERE id = $1

@@ -1,0 +1,9 @@
+-- Handler run times: worker attempts with a verdict. Manual rows (no handler ran), releases
+-- and expired leases (no verdict) would distort the distribution.
+SELECT duration_ms
+FROM attempts
+WHERE finished_at >= $1 AND finished_at <= $2
+  AND worker_id <> 'manual'
+  AND outcome IN ('processed', 'failed', 'dead', 'ignored')
+ORDER BY finished_at DESC
+LIMIT $3

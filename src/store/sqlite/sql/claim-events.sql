@@ -1,0 +1,21 @@
+-- Take up to @limit due events under a lease. Run inside BEGIN IMMEDIATE, so the write lock
+-- is held from the read on and no other connection can claim the same rows.
+UPDATE events SET
+  status = 'processing',
+  locked_by = @workerId,
+  locked_at = @now,
+  locked_until = @lockedUntil,
+  attempts = attempts + 1,
+  updated_at = @now
+WHERE id IN (
+  SELECT id FROM events
+  WHERE status IN ('pending', 'failed')
+    AND next_attempt_at <= @now
+    AND (@excludedSources IS NULL OR source NOT IN (SELECT value FROM json_each(@excludedSources)))
+  ORDER BY next_attempt_at, id
+  LIMIT @limit
+)
+RETURNING
+  id, source, provider, dedupe_key, event_type, status, attempts, next_attempt_at, locked_until,
+  locked_by, locked_at, received_at, delivery_count, last_delivery_at, processed_at, last_error,
+  headers, body, body_sha256, updated_at

@@ -1,0 +1,1 @@
+SELECT version FROM hookbox_migrations ORDER BY version
