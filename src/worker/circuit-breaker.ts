@@ -40,10 +40,10 @@ export interface BreakerSnapshot {
   handler: string;
   state: BreakerState;
   consecutiveFailures: number;
-  /** When the breaker last opened (epoch ms), or null. */
-  openedAt: number | null;
-  /** While open: when the trial may run (epoch ms); null otherwise. */
-  retryAt: number | null;
+  /** When the breaker last opened (ISO 8601), or null. */
+  openedAt: string | null;
+  /** While open: when the trial may run (ISO 8601); null otherwise. */
+  retryAt: string | null;
   /** How many times it has opened since the process started. */
   timesOpened: number;
   /** The error of the most recent failure, truncated. */
@@ -52,8 +52,15 @@ export interface BreakerSnapshot {
 
 /** The answer to "may this event's handlers run now?". */
 export type Admission =
-  | { allowed: true; /** Handlers whose trial this event is (conclude each with success/failure/abandon). */ trials: string[] }
-  | { allowed: false; /** When to try the event again. */ retryAt: number; /** The handlers holding it back. */ blockedBy: string[] };
+  | {
+      allowed: true /** Handlers whose trial this event is (conclude each with success/failure/abandon). */;
+      trials: string[];
+    }
+  | {
+      allowed: false /** When to try the event again. */;
+      retryAt: number /** The handlers holding it back. */;
+      blockedBy: string[];
+    };
 
 interface Breaker {
   state: BreakerState;
@@ -168,8 +175,8 @@ export class CircuitBreakers {
         // An open breaker whose cool-down is over admits the next event as its trial.
         state: breaker.state === 'open' && now >= (breaker.retryAt ?? now) ? 'half_open' : breaker.state,
         consecutiveFailures: breaker.failures,
-        openedAt: breaker.openedAt,
-        retryAt: breaker.state === 'open' ? breaker.retryAt : null,
+        openedAt: iso(breaker.openedAt),
+        retryAt: breaker.state === 'open' ? iso(breaker.retryAt) : null,
         timesOpened: breaker.timesOpened,
         lastError: breaker.lastError,
       }));
@@ -227,6 +234,10 @@ export class CircuitBreakers {
       this.#logger?.info({ handler }, 'circuit breaker half-open: one trial event runs');
     }
   }
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

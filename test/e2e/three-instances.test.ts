@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createE2eFixture, deliver, type E2eFixture } from '../support/e2e-fixture.ts';
+import { type ServerProcess, startServerProcess, waitUntil } from '../support/processes.ts';
+
+// Three stateless server processes share one PostgreSQL (DESIGN, Scaling out): 1,000 concurrent
+// deliveries of 100 distinct events, ten copies each, spread over all three, store exactly 100
+// events, run each handler once, and count every delivery.
+describe('three server processes on one PostgreSQL', () => {
+  let fixture: E2eFixture;
+  let servers: ServerProcess[] = [];
+
+  beforeAll(async () => {
+    fixture = await createE2eFixture('postgres', { handlerDelayMs: 20, leaseMs: 5000 });
+    servers = await Promise.all(
+      [0, 1, 2].map(() =>
+        startServerProcess({ cwd: fixture.cwd, env: { DATABASE_URL: fixture.databaseUrl } }),
+      ),
+    );
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await fixture.cleanup();
+  });
+
+  it('stores 100 events, runs each handler once, and counts 1,000 deliveries', async () => {
+    const deliveries = Array.from({ length: 1000 }, (_, i) => ({
+      eventId: `evt_three_${i % 100}`,
+      // Copies of one event land on different processes.
+      server: servers[(i + Math.floor(i / 100)) % 3]!,
+    }));
+    const results = await Promise.all(
+      deliveries.map(({ eventId, server }) => deliver(server.url, fixture.secret, eventId)),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(1000).fill(200));
+    const firsts = results.filter((r) => !(r.body as { duplicate: boolean }).duplicate);
+    expect(firsts).toHaveLength(100);
+    // All copies of an event got the same id.
+    const idsByKey = new Map<string, Set<string>>();
+    deliveries.forEach(({ eventId }, i) => {
+      const set = idsByKey.get(eventId) ?? new Set();
+      set.add((results[i]!.body as { id: string }).id);
+      idsByKey.set(eventId, set);
+    });
+    expect([...idsByKey.values()].every((ids) => ids.size === 1)).toBe(true);
+
+    const store = fixture.openStore();
+    try {
+      await waitUntil(async () => (await store.countEvents({ status: 'processed' })) === 100, 60_000);
+      expect(await store.countEvents({})).toBe(100);
+      const page = await store.listEvents({ limit: 1000 });
+      expect(page.events).toHaveLength(100);
+      expect(page.events.reduce((sum, e) => sum + e.deliveryCount, 0)).toBe(1000);
+      expect(page.events.every((e) => e.deliveryCount === 10 && e.attempts === 1)).toBe(true);
+
+      // Give any second run a chance to show itself before counting.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const runs = fixture.readRuns();
+      expect(runs.size).toBe(100);
+      for (const event of page.events) {
+        const eventRuns = runs.get(event.id) ?? [];
+        expect(eventRuns, `event ${event.dedupeKey} ran ${eventRuns.length} times`).toHaveLength(1);
+        expect(eventRuns[0]!.end).not.toBeNull();
+      }
+      // The work was shared: more than one process ran handlers.
+      const pids = new Set([...runs.values()].flat().map((r) => r.pid));
+      expect(pids.size).toBeGreaterThan(1);
+
+      // Exactly-once effects through the event's transaction.
+      const tx = (await store.beginEventTransaction())!;
+      const { rows } = await tx.handle.query<{ n: string; distinct_events: string }>(
+        'SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_events FROM effects',
+      );
+      await tx.rollback();
+      expect(Number(rows[0]!.n)).toBe(100);
+      expect(Number(rows[0]!.distinct_events)).toBe(100);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+});
