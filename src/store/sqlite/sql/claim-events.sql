@@ -8,7 +8,10 @@ UPDATE events SET
   attempts = attempts + 1,
   updated_at = @now
 WHERE id IN (
-  SELECT id FROM events
+  -- INDEXED BY: without statistics the planner picks events_status_id and sorts every due
+  -- row on each claim (23 ms per claim at 10k pending, growing with the backlog); the partial
+  -- index reads the first @limit rows in order (0.05 ms).
+  SELECT id FROM events INDEXED BY events_claimable
   WHERE status IN ('pending', 'failed')
     AND next_attempt_at <= @now
     AND (@excludedSources IS NULL OR source NOT IN (SELECT value FROM json_each(@excludedSources)))
