@@ -58,19 +58,27 @@ export class GroupCommitter {
     if (this.#inFlight >= this.#maxInFlight || this.#queue.length === 0) return;
     const batch = this.#queue.splice(0, this.#maxBatch);
     this.#inFlight++;
-    this.#store
-      .recordEvents(
+    let committing: Promise<RecordResult[]>;
+    try {
+      committing = this.#store.recordEvents(
         batch.map((w) => w.event),
         this.#now(),
-      )
-      .then(
-        (results) => {
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
-        },
-        (error) => {
-          for (const waiting of batch) waiting.reject(error);
-        },
-      )
+      );
+    } catch (error) {
+      // A store that throws instead of rejecting must not leave the batch unanswered.
+      committing = Promise.reject(error);
+    }
+    committing
+      .then((results) => {
+        if (results.length !== batch.length) {
+          // Never acknowledge without the store's word for each row: answer 503, the provider retries.
+          throw new Error(`the store answered ${results.length} results for a batch of ${batch.length}`);
+        }
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+      })
+      .catch((error: unknown) => {
+        for (const waiting of batch) waiting.reject(error);
+      })
       .finally(() => {
         this.#inFlight--;
         this.#schedule();
