@@ -7,9 +7,18 @@ export const errorCatalogue = {
   source_not_found: { status: 404, summary: 'No source with this name is configured.' },
   route_not_found: { status: 404, summary: 'No route matches this method and path.' },
   event_not_found: { status: 404, summary: 'No event with this id.' },
+  event_not_retryable: {
+    status: 409,
+    summary: 'The event is being processed, or already processed (pass force to replay it).',
+  },
   ip_not_allowed: { status: 403, summary: "The client IP is outside the source's allowlist." },
   payload_too_large: { status: 413, summary: "The body is larger than the source's limit." },
   unsupported_media_type: { status: 415, summary: 'The content type is not one the scheme can take.' },
+  headers_too_large: { status: 431, summary: "The request headers are larger than the source's limit." },
+  body_incomplete: {
+    status: 400,
+    summary: 'The body ended before it was complete: the client aborted or sent it too slowly.',
+  },
   rate_limited: { status: 429, summary: 'Too many deliveries; retry after the Retry-After delay.' },
   signature_missing: { status: 401, summary: 'A header the signature scheme needs is absent.' },
   signature_malformed: { status: 401, summary: 'The signature header cannot be parsed.' },

@@ -1,16 +1,24 @@
 import { randomInt } from 'node:crypto';
 import { type Clock, type Random, systemClock } from './clock.ts';
 import { createEventService, type EventService } from './events/event-service.ts';
+import { type AdminOptions, mountAdminRoutes } from './http/admin/routes.ts';
 import { createHttpApp } from './http/app.ts';
+import { mountDashboard } from './http/dashboard/routes.ts';
+import { createDashboardSessions } from './http/dashboard/session.ts';
 import { GroupCommitter } from './ingest/group-commit.ts';
 import { decodePayload } from './ingest/payload.ts';
+import { createAdmission, type RateLimitSettings, type SourceRateLimit } from './ingest/rate-limit.ts';
 import { createReceiver, type InlineOutcome, type ReceiveContext } from './ingest/receive.ts';
+import { parseSourceLimits } from './ingest/request-checks.ts';
 import { buildAllowlist, defaultMaxBodyBytes, type ProcessingMode, type Source } from './ingest/source.ts';
 import { type Logger, silentLogger } from './logger.ts';
-import { noopTelemetry, type Telemetry } from './monitor/telemetry.ts';
+import { createMonitoring, defaultRetentionDays, type MonitoringOptions } from './monitor/monitoring.ts';
+import { combineTelemetry, noopTelemetry, type Telemetry } from './monitor/telemetry.ts';
 import { getProvider } from './providers/registry.ts';
+import { createRedaction, type RedactionSettings } from './redaction.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store, StoredEvent } from './store/types.ts';
+import { type CircuitBreakerSettings, CircuitBreakers } from './worker/circuit-breaker.ts';
 import { type Handler, HandlerRegistry } from './worker/handler-registry.ts';
 import { defaultRetryPolicy, type RetryPolicy } from './worker/retry-policy.ts';
 import { Worker } from './worker/worker.ts';
@@ -23,6 +31,10 @@ export interface SourceDefinition {
   publicUrl?: string;
   allowlist?: string[];
   trustProxy?: boolean;
+  /** Request headers over this many bytes (names + values) get 431; default 16 KiB. */
+  maxHeaderBytes?: number;
+  /** Per-source and per-client-IP limits, answered 429 with Retry-After; none by default. */
+  rateLimit?: SourceRateLimit;
   [setting: string]: unknown;
 }
 
@@ -49,8 +61,23 @@ export interface HookboxOptions {
   clock?: Clock;
   random?: Random;
   telemetry?: Telemetry;
+  /** Where rate-limit counters live: `memory` (default, one process) or `postgres` (several). */
+  rateLimit?: RateLimitSettings;
+  /** Per-handler circuit breakers (default 5 consecutive failures open one for 30 s); false turns them off. */
+  circuitBreaker?: Partial<CircuitBreakerSettings> | false;
+  /** Headers never stored, JSON paths masked, sources whose stored bodies are redacted (opt-in). */
+  redaction?: RedactionSettings;
   /** Apply migrations on start() (default true). */
   migrate?: boolean;
+  /** Health thresholds, alert sinks, maintenance schedule (docs/operations.md). */
+  monitor?: MonitoringOptions;
+  /** Bearer tokens for the admin API, /metrics and the maintenance trigger; without any, they answer 401. */
+  admin?: AdminOptions;
+  /**
+   * The operator dashboard at /dashboard, served whenever `admin.token` is set (docs/dashboard.md);
+   * `enabled: false` turns it off, `sessionTtlMinutes` sets how long a sign-in lasts (default 720).
+   */
+  dashboard?: { enabled?: boolean; sessionTtlMinutes?: number };
 }
 
 // randomInt takes ranges below 2^48; 2^47 steps is ample resolution for a delay.
@@ -64,9 +91,20 @@ export function createHookbox(options: HookboxOptions) {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? uniform;
   const logger = options.logger ?? silentLogger;
-  const telemetry = options.telemetry ?? noopTelemetry;
   const store = typeof options.store === 'object' ? options.store : openStore(options.store);
   const retryPolicy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
+  const monitoring = createMonitoring(
+    {
+      store,
+      clock,
+      logger,
+      maxAttempts: retryPolicy.maxAttempts,
+      wake: () => worker.wake(),
+      breakers: () => breakers?.snapshot() ?? [],
+    },
+    options.monitor,
+  );
+  const telemetry = combineTelemetry(options.telemetry ?? noopTelemetry, monitoring.telemetry);
   const sources = resolveSources(options.sources);
   const handlers = new HandlerRegistry();
   for (const [source, byType] of Object.entries(options.handlers ?? {})) {
@@ -76,7 +114,12 @@ export function createHookbox(options: HookboxOptions) {
   const decode = (event: StoredEvent) =>
     decodePayload(sources.get(event.source)?.provider, event.body, event.headers);
   const workerSettings = options.worker ?? {};
+  const breakers =
+    options.circuitBreaker === false
+      ? null
+      : new CircuitBreakers({ clock, logger, settings: options.circuitBreaker ?? {} });
   const worker = new Worker({
+    ...(breakers ? { breakers } : {}),
     store,
     handlers,
     clock,
@@ -107,6 +150,9 @@ export function createHookbox(options: HookboxOptions) {
     if (summary.outcome === 'processed' || summary.outcome === 'ignored') return { outcome: summary.outcome };
     if (summary.outcome === 'failed' || summary.outcome === 'dead')
       return { outcome: summary.outcome, error: summary.error };
+    // Released without running: an open circuit breaker (or shutdown) deferred it.
+    if (summary.outcome === 'released')
+      return { outcome: 'deferred', error: summary.error ?? 'the worker is shutting down' };
     return { outcome: 'busy' };
   }
 
@@ -125,15 +171,64 @@ export function createHookbox(options: HookboxOptions) {
     return { outcome: 'busy' };
   }
 
-  const receiver = createReceiver({ sources, committer, clock, logger, telemetry, processInline });
+  const admission = createAdmission({
+    sources,
+    settings: options.rateLimit,
+    databaseUrl: typeof options.store === 'string' ? options.store : undefined,
+    logger,
+  });
+  const receiver = createReceiver({
+    sources,
+    committer,
+    clock,
+    logger,
+    telemetry,
+    processInline,
+    admit: admission.admit,
+    redaction: createRedaction(options.redaction),
+  });
   const app = createHttpApp({ receiver, store, logger });
+  // Dashboard sessions are keyed by ADMIN_TOKEN, so there is no dashboard without one.
+  const sessions =
+    options.admin?.token && options.dashboard?.enabled !== false
+      ? createDashboardSessions({
+          adminToken: options.admin.token,
+          readOnlyTokens: options.admin.readOnlyTokens,
+          clock,
+          ttlMs: options.dashboard?.sessionTtlMinutes
+            ? options.dashboard.sessionTtlMinutes * 60_000
+            : undefined,
+        })
+      : null;
+  mountAdminRoutes(app, {
+    store,
+    clock,
+    logger,
+    monitoring,
+    auth: { ...options.admin, sessions: sessions?.reader },
+    metricsPublic: options.admin?.metricsPublic,
+    retentionDays: options.monitor?.maintenance?.retentionDays ?? defaultRetentionDays,
+  });
+  if (sessions) {
+    mountDashboard(app, {
+      sessions,
+      health: monitoring.health,
+      store,
+      sources: [...sources.values()].map((source) => ({ name: source.name, provider: source.provider.name })),
+      logger,
+    });
+  }
   let started = false;
 
   return {
     store,
     events,
     worker,
+    /** Per-handler circuit breakers (null when turned off): `snapshot()` for health and metrics. */
+    breakers,
     sources: sources as ReadonlyMap<string, Source>,
+    /** Health checks, alerts, admin actions and Prometheus metrics. */
+    monitoring,
     /** The Hono app: mount it, or use `fetch`. */
     app,
     /** Web-standard handler for POST /webhooks/:source, /api/webhooks/:source, /healthz and /readyz. */
@@ -153,11 +248,14 @@ export function createHookbox(options: HookboxOptions) {
       started = true;
       if (options.migrate !== false) await store.migrate();
       if (workerSettings.enabled !== false) await worker.start();
+      monitoring.start();
     },
     /** Stop the worker (finishing or releasing in-flight events) and close the store. */
     async stop(graceMs?: number): Promise<void> {
+      monitoring.stop();
       await worker.stop(graceMs);
       await store.close();
+      await admission.close();
       started = false;
     },
   };
@@ -181,6 +279,8 @@ export function resolveSources(definitions: Record<string, SourceDefinition>): M
       publicUrl,
       allowlist,
       trustProxy,
+      maxHeaderBytes,
+      rateLimit,
       ...settings
     } = definition;
     try {
@@ -196,6 +296,7 @@ export function resolveSources(definitions: Record<string, SourceDefinition>): M
         publicUrl,
         allowlist: allowlist ? buildAllowlist(allowlist) : undefined,
         trustProxy: trustProxy ?? false,
+        ...parseSourceLimits({ maxHeaderBytes, rateLimit }),
       });
     } catch (error) {
       problems.push(...describeProblems(`sources.${name}`, error));

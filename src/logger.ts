@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { createRedaction, maskCardNumbers, type Redaction } from './redaction.ts';
 
 export type { Logger } from 'pino';
 
@@ -25,6 +26,8 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** Where JSON lines go (tests capture them). */
   destination?: NodeJS.WritableStream;
+  /** Header names and JSON paths masked in every line, on top of the defaults (src/redaction.ts). */
+  redaction?: Redaction;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -32,6 +35,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     level: options.level ?? 'info',
     redact: { paths: redactedLogPaths, censor: '[redacted]' },
     base: { service: 'hookbox' },
+    ...logRedaction(options.redaction ?? createRedaction()),
   };
   if (options.pretty) {
     return pino({
@@ -41,6 +45,26 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   }
   if (options.destination) return pino(base, options.destination);
   return pino(base);
+}
+
+/**
+ * Credential fields, configured headers and JSON paths, and card numbers are masked in every
+ * line, and errors are logged as type and message without their stack.
+ */
+function logRedaction(redaction: Redaction): Pick<pino.LoggerOptions, 'formatters' | 'hooks'> {
+  return {
+    formatters: { log: (object) => redaction.redactLogObject(object) },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(
+          this,
+          args.map((arg) => (typeof arg === 'string' ? maskCardNumbers(arg) : arg)) as Parameters<
+            typeof method
+          >,
+        );
+      },
+    },
+  };
 }
 
 /** A logger that drops everything: the library default, so an embedding app opts in to logs. */

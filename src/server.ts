@@ -3,6 +3,8 @@ import { serve } from '@hono/node-server';
 import type { ResolvedConfig } from './config/load.ts';
 import { createHookbox, type Hookbox } from './hookbox.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { toHookboxMonitoringOptions } from './monitor/config.ts';
+import { createRedaction } from './redaction.ts';
 import { describeDatabaseUrl } from './store/open-store.ts';
 
 export interface RunningServer {
@@ -23,6 +25,10 @@ export async function startServer(
     handlers: config.handlers,
     retry: config.retry,
     worker: config.worker,
+    rateLimit: config.rateLimit,
+    circuitBreaker: config.circuitBreaker,
+    redaction: config.redaction,
+    ...toHookboxMonitoringOptions(config.monitor, config.admin),
     logger,
   });
   if (config.demo) {
@@ -34,7 +40,8 @@ export async function startServer(
 
   const { port, host, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = config.server;
   const server = await new Promise<Server>((resolve) => {
-    const created = serve({ fetch: hookbox.app.fetch, port, hostname: host }, () =>
+    const serverOptions = { connectionsCheckingInterval: timeoutCheckInterval(config.server) };
+    const created = serve({ fetch: hookbox.app.fetch, port, hostname: host, serverOptions }, () =>
       resolve(created as Server),
     ) as Server;
   });
@@ -72,8 +79,22 @@ export async function startServer(
   };
 }
 
+/**
+ * Node enforces headersTimeout and requestTimeout only when it sweeps its connections, every
+ * 30 s by default: a 10 s header timeout would then hold a slowloris socket for up to 40 s.
+ * Sweep at a quarter of the shorter timeout, between 50 ms and 1 s.
+ */
+function timeoutCheckInterval(settings: ResolvedConfig['server']): number {
+  const shorter = Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs);
+  return Math.min(1000, Math.max(50, Math.floor(shorter / 4)));
+}
+
 export function createServerLogger(config: ResolvedConfig): Logger {
-  return createLogger({ level: config.logLevel, pretty: config.prettyLogs });
+  return createLogger({
+    level: config.logLevel,
+    pretty: config.prettyLogs,
+    redaction: createRedaction(config.redaction),
+  });
 }
 
 function announceDemo(demo: NonNullable<ResolvedConfig['demo']>, url: string, logger: Logger): void {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { serializeEventDetail, serializeEventSummary } from '../http/admin/serialize.ts';
 import { type EventStatus, type EventSummary, eventStatuses } from '../store/types.ts';
 import { fail, openCliStore, parseTime, printTable } from './shared.ts';
 
@@ -57,7 +58,7 @@ export function registerEventsCommand(program: Command): void {
           until,
         });
         if (options.json) {
-          process.stdout.write(`${JSON.stringify(page.events.map(toJson))}\n`);
+          process.stdout.write(`${JSON.stringify(page.events.map(serializeEventSummary))}\n`);
           return;
         }
         printTable(page.events.map(toRow), [
@@ -87,14 +88,14 @@ export function registerEventsCommand(program: Command): void {
         const event = await store.getEvent(id);
         if (!event) fail(`no event with id ${id}`);
         const attempts = await store.listAttempts(id);
-        const { body, ...rest } = event;
-        const shown = { ...toJson(rest), headers: event.headers, body: body.toString('utf8'), attempts };
+        // The same view as the admin API: signature and credential headers masked.
+        const shown = serializeEventDetail(event, attempts);
         if (options.json) {
           process.stdout.write(`${JSON.stringify(shown)}\n`);
           return;
         }
         process.stdout.write(
-          `${JSON.stringify({ ...shown, body: undefined }, null, 2)}\n\nbody:\n${prettyBody(body)}\n`,
+          `${JSON.stringify({ ...shown, body: undefined }, null, 2)}\n\nbody:\n${prettyBody(event.body)}\n`,
         );
       } finally {
         await store.close();
@@ -120,20 +121,6 @@ export function registerEventsCommand(program: Command): void {
         await store.close();
       }
     });
-}
-
-function toJson(event: EventSummary) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    ...event,
-    receivedAt: iso(event.receivedAt),
-    lastDeliveryAt: iso(event.lastDeliveryAt),
-    processedAt: iso(event.processedAt),
-    nextAttemptAt: iso(event.nextAttemptAt),
-    lockedUntil: iso(event.lockedUntil),
-    lockedAt: iso(event.lockedAt),
-    updatedAt: iso(event.updatedAt),
-  };
 }
 
 function toRow(event: EventSummary) {

@@ -10,6 +10,8 @@ import {
   resolveSources,
   type SourceDefinition,
 } from '../hookbox.ts';
+import { rateLimitSettingsSchema } from '../ingest/rate-limit.ts';
+import { type MonitorConfigFile, type MonitorSettings, resolveMonitorSettings } from '../monitor/config.ts';
 import type { Handler } from '../worker/handler-registry.ts';
 
 /** What `hookbox.config.ts` default-exports (see docs/configuration.md). */
@@ -20,8 +22,16 @@ export interface HookboxConfigFile {
   server?: Partial<ServerSettings>;
   worker?: HookboxOptions['worker'];
   retry?: HookboxOptions['retry'];
+  /** Where rate-limit counters live (the limits themselves are per source). */
+  rateLimit?: HookboxOptions['rateLimit'];
   admin?: { token?: string; readOnlyTokens?: string[] };
+  /** Health thresholds, alert sinks, maintenance schedule, /metrics (docs/operations.md). */
+  monitor?: MonitorConfigFile;
   logLevel?: string;
+  /** Per-handler circuit breakers; false turns them off (docs/reliability.md). */
+  circuitBreaker?: HookboxOptions['circuitBreaker'];
+  /** Headers never stored, JSON paths masked in logs and opted-in stored bodies (docs/reliability.md). */
+  redaction?: HookboxOptions['redaction'];
 }
 
 export interface ServerSettings {
@@ -43,8 +53,12 @@ export interface ResolvedConfig {
   server: ServerSettings;
   worker: HookboxOptions['worker'];
   retry: HookboxOptions['retry'];
+  rateLimit: HookboxOptions['rateLimit'];
   admin: { token?: string; readOnlyTokens: string[] };
+  monitor: MonitorSettings;
   logLevel: string;
+  circuitBreaker: HookboxOptions['circuitBreaker'];
+  redaction: HookboxOptions['redaction'];
   prettyLogs: boolean;
   /** Set when no source was configured: a generated Stripe secret lets `hookbox send` work at once. */
   demo: { secret: string; secretFile: string } | null;
@@ -94,7 +108,32 @@ const fileSchema = z.object({
   admin: z
     .object({ token: z.string().min(16).optional(), readOnlyTokens: z.array(z.string().min(16)).optional() })
     .optional(),
+  rateLimit: rateLimitSettingsSchema.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  // Validated in full by resolveMonitorSettings, which names env variables in its problems.
+  monitor: z.unknown().optional(),
+  circuitBreaker: z
+    .union([
+      z.literal(false),
+      z
+        .object({
+          failureThreshold: z.number().int().min(1),
+          cooldownMs: z.number().int().min(0),
+          trialWaitMs: z.number().int().min(0),
+        })
+        .partial(),
+    ])
+    .optional(),
+  redaction: z
+    .object({
+      headers: z.array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'use an HTTP header name')),
+      jsonPaths: z.array(
+        z.string().regex(/^[^.]+(\.[^.]+)*$/, 'use dot-separated keys, e.g. data.object.card.number'),
+      ),
+      storedBodySources: z.array(z.string().min(1)),
+    })
+    .partial()
+    .optional(),
 });
 
 export interface LoadConfigOptions {
@@ -144,10 +183,21 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   ];
   if (adminToken !== undefined && adminToken.length < 16)
     problems.push('ADMIN_TOKEN: use at least 16 characters');
+  const monitor = resolveMonitorSettings(file.monitor, env);
+  problems.push(...monitor.problems);
 
   const databaseUrl = env.DATABASE_URL || file.database || undefined;
   if (databaseUrl && !/^(postgres|postgresql):\/\//.test(databaseUrl) && !databaseUrl.startsWith('file:')) {
     problems.push('DATABASE_URL: use postgres://..., postgresql://... or file:PATH');
+  }
+  if (
+    file.rateLimit?.store === 'postgres' &&
+    file.rateLimit.databaseUrl === undefined &&
+    !/^postgres(ql)?:\/\//.test(databaseUrl ?? '')
+  ) {
+    problems.push(
+      "rateLimit.store: 'postgres' needs DATABASE_URL to be PostgreSQL, or rateLimit.databaseUrl",
+    );
   }
   try {
     resolveSources(sources);
@@ -170,15 +220,22 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     server: server.data!,
     worker: file.worker,
     retry: file.retry,
+    rateLimit: file.rateLimit,
     admin: { token: adminToken, readOnlyTokens },
+    monitor: monitor.settings,
     logLevel: debug ? 'debug' : (env.LOG_LEVEL ?? file.logLevel ?? 'info'),
+    circuitBreaker: file.circuitBreaker,
+    redaction: file.redaction,
     prettyLogs: env.LOG_FORMAT === 'pretty' || (env.LOG_FORMAT !== 'json' && Boolean(process.stdout.isTTY)),
     demo,
     configFile,
   });
 }
 
-/** The original design's variable names define sources without a config file. */
+/**
+ * The original design's variable names define sources without a config file; each names the
+ * source after its provider. Comma-separated secrets are a rotation list.
+ */
 function sourcesFromEnv(env: NodeJS.ProcessEnv): Record<string, SourceDefinition> {
   const sources: Record<string, SourceDefinition> = {};
   const list = (value: string) =>
@@ -186,8 +243,43 @@ function sourcesFromEnv(env: NodeJS.ProcessEnv): Record<string, SourceDefinition
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+  const optional = (key: string, value: string | undefined) => (value ? { [key]: value } : {});
   if (env.STRIPE_WEBHOOK_SECRET)
     sources.stripe = { provider: 'stripe', secrets: list(env.STRIPE_WEBHOOK_SECRET) };
+  if (env.PAYPAL_WEBHOOK_ID) {
+    sources.paypal = {
+      provider: 'paypal',
+      webhookId: env.PAYPAL_WEBHOOK_ID,
+      ...optional('certDir', env.PAYPAL_CERT_DIR),
+    };
+  }
+  if (env.TWILIO_AUTH_TOKEN) {
+    sources.twilio = {
+      provider: 'twilio',
+      authTokens: list(env.TWILIO_AUTH_TOKEN),
+      ...optional('publicUrl', env.TWILIO_PUBLIC_URL),
+    };
+  }
+  if (env.FIREBASE_PUSH_AUDIENCE || env.FIREBASE_PUSH_SERVICE_ACCOUNT) {
+    sources.firebase = {
+      provider: 'firebase',
+      ...optional('audience', env.FIREBASE_PUSH_AUDIENCE),
+      ...optional('serviceAccountEmail', env.FIREBASE_PUSH_SERVICE_ACCOUNT),
+      ...optional('jwksFile', env.FIREBASE_JWKS_FILE),
+    };
+  }
+  if (env.STANDARD_WEBHOOKS_SECRET) {
+    sources['standard-webhooks'] = {
+      provider: 'standard-webhooks',
+      secrets: list(env.STANDARD_WEBHOOKS_SECRET),
+    };
+  }
+  if (env.GITHUB_WEBHOOK_SECRET)
+    sources.github = { provider: 'github', secrets: list(env.GITHUB_WEBHOOK_SECRET) };
+  if (env.SHOPIFY_WEBHOOK_SECRET)
+    sources.shopify = { provider: 'shopify', secrets: list(env.SHOPIFY_WEBHOOK_SECRET) };
+  if (env.SLACK_SIGNING_SECRET)
+    sources.slack = { provider: 'slack', signingSecrets: list(env.SLACK_SIGNING_SECRET) };
   return sources;
 }
 

@@ -5,8 +5,10 @@ import { createEventId } from '../ids.ts';
 import type { Logger } from '../logger.ts';
 import { noopTelemetry, type Telemetry, withSpan } from '../monitor/telemetry.ts';
 import type { Verification } from '../providers/types.ts';
+import type { Redaction } from '../redaction.ts';
 import type { RecordResult } from '../store/types.ts';
 import type { GroupCommitter } from './group-commit.ts';
+import { checkRequestHead } from './request-checks.ts';
 import { isClientAllowed, type Source } from './source.ts';
 
 /** Headers never stored: credentials of the sender or of a proxy in between. */
@@ -19,7 +21,7 @@ const credentialHeaders = new Set([
 ]);
 
 export interface InlineOutcome {
-  outcome: 'processed' | 'failed' | 'dead' | 'ignored' | 'busy';
+  outcome: 'processed' | 'failed' | 'dead' | 'ignored' | 'busy' | 'deferred';
   error?: string;
 }
 
@@ -33,6 +35,8 @@ export interface ReceiverOptions {
   processInline: (eventId: string, payload: unknown) => Promise<InlineOutcome>;
   /** Admission control (rate limits) before any work; returns seconds to wait when refused. */
   admit?: (source: Source, clientIp: string | undefined) => Promise<number | null>;
+  /** Which headers are stored, and which sources' stored bodies are redacted (src/redaction.ts). */
+  redaction?: Redaction;
 }
 
 export interface ReceiveContext {
@@ -79,6 +83,8 @@ export function createReceiver(options: ReceiverOptions) {
           `client ${clientIp ?? '(unknown)'} is not on this source's allowlist`,
         );
       }
+      const refused = checkRequestHead(source, request.headers);
+      if (refused) return reject(source.name, refused.code, refused.message);
       if (options.admit) {
         const retryAfter = await options.admit(source, clientIp);
         if (retryAfter !== null) {
@@ -87,7 +93,10 @@ export function createReceiver(options: ReceiverOptions) {
           });
         }
       }
-      const body = await readBody(request, source.maxBodyBytes);
+      const body = await readBody(request, source.maxBodyBytes).catch(() => undefined);
+      if (body === undefined) {
+        return reject(source.name, 'body_incomplete', 'the body ended before it was complete; send it again');
+      }
       if (body === null) {
         return reject(
           source.name,
@@ -109,6 +118,7 @@ export function createReceiver(options: ReceiverOptions) {
       }
       span.setAttribute('hookbox.event_type', verification.eventType);
 
+      const redactsBody = options.redaction?.redactsStoredBody(source.name) ?? false;
       let recorded: RecordResult;
       try {
         recorded = await withSpan('hookbox.store.record', { 'hookbox.source': source.name }, () =>
@@ -118,8 +128,9 @@ export function createReceiver(options: ReceiverOptions) {
             provider: source.provider.name,
             dedupeKey: verification.dedupeKey,
             eventType: verification.eventType,
-            headers: storableHeaders(request.headers),
-            body,
+            headers: options.redaction?.storableHeaders(request.headers) ?? storableHeaders(request.headers),
+            // Opt-in per source: the stored body loses what it masks, and with it re-verification.
+            body: redactsBody ? options.redaction!.redactBody(body) : body,
             bodySha256: createHash('sha256').update(body).digest('hex'),
             receivedAt: now,
           }),
@@ -140,7 +151,8 @@ export function createReceiver(options: ReceiverOptions) {
       if (source.mode === 'async') {
         return Response.json({ received: true, id: recorded.id, duplicate: recorded.duplicate });
       }
-      return respondSync(recorded, verification.payload);
+      // With a redacted body, sync handlers decode the stored body too, as async ones do.
+      return respondSync(recorded, redactsBody ? undefined : verification.payload);
     });
   }
 
@@ -154,7 +166,9 @@ export function createReceiver(options: ReceiverOptions) {
     const message =
       inline.outcome === 'busy'
         ? 'the event is being processed by another worker; retry later'
-        : `the handler failed (${truncate(inline.error ?? 'unknown error', 200)}); the event is kept and will be retried`;
+        : inline.outcome === 'deferred'
+          ? `the handler did not run (${truncate(inline.error ?? 'deferred', 200)}); the event is kept and will run later`
+          : `the handler failed (${truncate(inline.error ?? 'unknown error', 200)}); the event is kept and will be retried`;
     return Response.json({ ...errorBody('handler_failed', message), id: recorded.id }, { status: 500 });
   }
 
@@ -210,9 +224,10 @@ function publicUrlOf(request: Request, source: Source): string {
 
 function resolveClientIp(request: Request, source: Source, context: ReceiveContext): string | undefined {
   if (source.trustProxy) {
+    // The last entry is the one the trusted proxy appended; earlier ones are whatever the client sent.
     const forwarded = request.headers.get('x-forwarded-for');
-    const first = forwarded?.split(',')[0]?.trim();
-    if (first) return first;
+    const last = forwarded?.split(',').at(-1)?.trim();
+    if (last) return last;
   }
   return context.remoteAddress;
 }

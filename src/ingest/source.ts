@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import type { Provider } from '../providers/types.ts';
+import type { SourceRateLimit } from './rate-limit.ts';
 
 export type ProcessingMode = 'async' | 'sync';
 
@@ -12,6 +13,10 @@ export interface Source {
   /** async: store, acknowledge, process in the background. sync: process inline, 500 when the handler fails. */
   mode: ProcessingMode;
   maxBodyBytes: number;
+  /** Limit on the request headers (sum of names and values, in bytes): 431 above it. */
+  maxHeaderBytes: number;
+  /** Per-source and per-client-IP rate limits (none by default). */
+  rateLimit?: SourceRateLimit;
   /** The public base URL the provider posts to, when a proxy changes it (schemes that sign the URL). */
   publicUrl?: string;
   /** Only these clients may deliver; undefined allows all. */
@@ -21,6 +26,8 @@ export interface Source {
 }
 
 export const defaultMaxBodyBytes = 1024 * 1024;
+/** Node's own header limit (--max-http-header-size) is also 16 KiB: it applies first on `hookbox serve`. */
+export const defaultMaxHeaderBytes = 16 * 1024;
 
 /** Build a BlockList from CIDR or single-address entries; throws naming the bad entry. */
 export function buildAllowlist(entries: string[]): BlockList {
@@ -32,7 +39,8 @@ export function buildAllowlist(entries: string[]): BlockList {
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (prefix === undefined) list.addAddress(address!, type);
     else {
-      const bits = Number(prefix);
+      // Digits only: Number('') is 0, so "10.1.2.3/" would otherwise open the list to everyone.
+      const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : Number.NaN;
       if (!Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) {
         throw new Error(`"${entry}" has an invalid prefix length`);
       }

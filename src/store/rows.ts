@@ -1,5 +1,12 @@
 import { StoreUnavailableError } from '../errors.ts';
-import type { Attempt, AttemptOutcome, EventStatus, EventSummary, StoredEvent } from './types.ts';
+import type {
+  ArchivableEvent,
+  Attempt,
+  AttemptOutcome,
+  EventStatus,
+  EventSummary,
+  StoredEvent,
+} from './types.ts';
 import { eventStatuses } from './types.ts';
 
 /**
@@ -94,6 +101,11 @@ export function mapEventRow(row: EventRow): StoredEvent {
       typeof row.headers === 'string' ? (JSON.parse(row.headers) as Record<string, string>) : row.headers,
     body: row.body,
   };
+}
+
+/** An event row of list-finished-events, with its scrub time (migration 002). */
+export function mapArchivableRow(row: EventRow & { body_scrubbed_at?: Time | null }): ArchivableEvent {
+  return { ...mapEventRow(row), bodyScrubbedAt: toMillisOrNull(row.body_scrubbed_at) };
 }
 
 export function mapAttemptRow(row: AttemptRow): Attempt {

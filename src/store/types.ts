@@ -45,6 +45,12 @@ export interface StoredEvent {
   updatedAt: number;
 }
 
+/** A finished event as `hookbox archive` writes it out before deleting it. */
+export interface ArchivableEvent extends StoredEvent {
+  /** When retention emptied the body (it is then empty), or null. */
+  bodyScrubbedAt: number | null;
+}
+
 /** What ingest hands the store for one verified delivery. */
 export interface NewEvent {
   /** A fresh ULID; kept only if this delivery creates the event. */
@@ -136,6 +142,19 @@ export interface StoreStatistics {
   byType: Record<string, number>;
   /** The oldest event still waiting (pending, failed or processing), or null. */
   oldestPending: { id: string; source: string; eventType: string; receivedAt: number } | null;
+}
+
+/** One bucket [start, start + bucketMs) of the dashboard's time series. */
+export interface TimeSeriesBucket {
+  start: number;
+  /** Events received in the bucket. */
+  received: number;
+  /** Attempts finished in the bucket that processed their event (manual marks included). */
+  processed: number;
+  /** Attempts finished in the bucket that failed or killed their event. */
+  failed: number;
+  /** Events waiting (pending, failed, processing) at the end of the bucket, reconstructed from the rows now. */
+  backlog: number;
 }
 
 /** Aggregates the monitor needs over a time window [since, now]. */
@@ -259,12 +278,24 @@ export interface Store {
   deleteEvent(id: string): Promise<boolean>;
   /** Delete processed (and ignored) events processed before `before`; returns how many. */
   deleteProcessedBefore(before: number, limit?: number): Promise<number>;
+  /**
+   * Retention's first stage: empty the bodies of processed (and ignored) events processed before
+   * `before` and not scrubbed yet, oldest first, keeping metadata, headers, hash and attempts;
+   * records `now` as the scrub time. Returns how many.
+   */
+  scrubBodiesBefore(before: number, now: number, limit?: number): Promise<number>;
+  /** Archive: processed (and ignored) events processed before `before`, in id order after `afterId` ('' from the start). */
+  listFinishedEvents(before: number, afterId: string, limit: number): Promise<ArchivableEvent[]>;
+  /** Archive: delete these events while still processed (or ignored) before `before`; returns how many. */
+  deleteFinishedEvents(ids: string[], before: number): Promise<number>;
   /** Events whose body hash appears under several dedupe keys of one source. */
   findDuplicateBodies(limit: number): Promise<DuplicateBodyGroup[]>;
   /** Events delivered more than once, most deliveries first. */
   listRedeliveredEvents(limit: number): Promise<EventSummary[]>;
   getStatistics(): Promise<StoreStatistics>;
   aggregateWindow(since: number, now: number, maxSamples: number): Promise<WindowAggregates>;
+  /** Per-bucket counts over [since, now], buckets of `bucketMs` from `since`, empty ones included (dashboard charts). */
+  aggregateTimeSeries(since: number, now: number, bucketMs: number): Promise<TimeSeriesBucket[]>;
   /** Requeue events held in processing since before `lockedBefore`, lease or not (auto-remediation of hung handlers). */
   requeueStuckProcessing(lockedBefore: number, now: number): Promise<number>;
 }

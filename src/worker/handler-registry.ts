@@ -49,7 +49,8 @@ export class HandlerRegistry {
       ['*', '*'],
     ] as const) {
       const list = this.#handlers.get(`${registeredSource}\u0000${registeredType}`);
-      if (list) for (const handler of list) found.push({ key: `${registeredSource}:${registeredType}`, handler });
+      if (list)
+        for (const handler of list) found.push({ key: `${registeredSource}:${registeredType}`, handler });
     }
     return found;
   }

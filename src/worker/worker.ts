@@ -3,6 +3,7 @@ import type { Span } from '@opentelemetry/api';
 import type { Clock, Random } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import { noopTelemetry, type Telemetry, withSpan } from '../monitor/telemetry.ts';
+import { maskCardNumbers } from '../redaction.ts';
 import type { AttemptResult, Store, StoredEvent } from '../store/types.ts';
 import type { CircuitBreakers } from './circuit-breaker.ts';
 import type { HandlerRegistry } from './handler-registry.ts';
@@ -256,6 +257,7 @@ export class Worker {
     const admission = breakers?.admit(found.map((r) => r.key)) ?? { allowed: true as const, trials: [] };
     if (!admission.allowed) {
       // An open breaker: hand the event back, due when the breaker allows a try; the attempt does not count.
+      const reason = `circuit breaker open for ${admission.blockedBy.join(', ')}; waiting until ${new Date(admission.retryAt).toISOString()}`;
       span.setAttribute('hookbox.outcome', 'released');
       await this.#queueResult({
         eventId: event.id,
@@ -263,9 +265,9 @@ export class Worker {
         startedAt,
         finishedAt: startedAt,
         nextAttemptAt: admission.retryAt,
-        error: `circuit breaker open for ${admission.blockedBy.join(', ')}; waiting until ${new Date(admission.retryAt).toISOString()}`,
+        error: reason,
       });
-      return { outcome: 'released' };
+      return { outcome: 'released', error: reason };
     }
     const trials = new Set(admission.trials);
     const attemptLogger = logger.child({ eventId: event.id, source: event.source, attempt: event.attempts });
@@ -303,6 +305,16 @@ export class Worker {
 
     const finishedAt = clock.now();
     const durationMs = finishedAt - startedAt;
+    if (breakers) {
+      const succeeded = failure === null && !controller.signal.aborted;
+      concludeBreakers(
+        breakers,
+        found,
+        trials,
+        running,
+        succeeded ? null : (failure ?? controller.signal.reason),
+      );
+    }
     if (failure === null && !controller.signal.aborted) {
       span.setAttribute('hookbox.outcome', 'processed');
       this.#o.telemetry.attemptFinished(event.source, 'processed', durationMs);
@@ -324,7 +336,8 @@ export class Worker {
       await this.#queueResult({ eventId: event.id, outcome: 'released', startedAt, finishedAt });
       return { outcome: 'released' };
     }
-    const message = errorMessage(failure);
+    // The error goes to the audit trail and the admin API: card numbers in it are masked there too.
+    const message = maskCardNumbers(errorMessage(failure));
     const decision = decideAfterFailure(this.#o.retryPolicy, event.attempts, finishedAt, this.#o.random);
     span.setAttribute('hookbox.outcome', decision.outcome);
     this.#o.telemetry.attemptFinished(event.source, decision.outcome, durationMs);
@@ -400,6 +413,40 @@ export class Worker {
     } catch (error) {
       this.#o.logger.warn({ err: errorMessage(error) }, 'reclaiming expired leases failed');
     }
+  }
+}
+
+/**
+ * Tell each breaker how its handlers did: the ones that ran before the failing one succeeded,
+ * the failing one failed (unless the attempt was cut short by shutdown or a lost lease, which
+ * says nothing about the handler), and trials that got no verdict are handed back.
+ */
+function concludeBreakers(
+  breakers: CircuitBreakers,
+  found: { key: string }[],
+  trials: Set<string>,
+  running: number,
+  failure: unknown,
+): void {
+  const chargeable =
+    failure !== null &&
+    !(
+      failure instanceof AttemptAborted &&
+      (failure.message === 'worker shutting down' || failure.message === 'lease lost to another worker')
+    );
+  const verdicts = new Map<string, 'ok' | 'failed' | 'unknown'>();
+  found.forEach(({ key }, index) => {
+    const verdict =
+      failure === null || index < running ? 'ok' : index === running && chargeable ? 'failed' : 'unknown';
+    const previous = verdicts.get(key);
+    if (previous === 'failed' || (previous === 'unknown' && verdict === 'ok')) return;
+    verdicts.set(key, verdict);
+  });
+  for (const [key, verdict] of verdicts) {
+    const trial = trials.has(key);
+    if (verdict === 'ok') breakers.recordSuccess(key, trial);
+    else if (verdict === 'failed') breakers.recordFailure(key, trial, errorMessage(failure));
+    else if (trial) breakers.abandonTrial(key);
   }
 }
 

@@ -246,6 +246,44 @@ describe.each(engines)('receive route on %s', (engine) => {
       expect((await store.getEvent(failedJson.id))!.deliveryCount).toBe(3);
     });
 
+    it('says the handler did not run when its circuit breaker is open, without spending an attempt', async () => {
+      const other = await createTestStore(engine);
+      const guarded = createHookbox({
+        store: other.store,
+        clock,
+        sources: { payments: { provider: 'stripe', secrets: [secret], mode: 'sync' } },
+        circuitBreaker: { failureThreshold: 1, cooldownMs: 60_000 },
+        worker: { enabled: false },
+      });
+      guarded.on('payments', '*', () => {
+        throw new Error('ledger down');
+      });
+      await guarded.start();
+      try {
+        const send = (id: string) => {
+          const body = stripeEventBody(id);
+          return guarded.fetch(
+            new Request('http://hookbox.test/webhooks/payments', {
+              method: 'POST',
+              headers: signed(body),
+              body,
+            }),
+          );
+        };
+        const first = await (await send('evt_breaker_1')).json();
+        expect(first.error.message).toContain('ledger down');
+        const second = await send('evt_breaker_2');
+        expect(second.status).toBe(500);
+        const json = await second.json();
+        expect(json.error.message).toContain('circuit breaker open');
+        expect(json.error.message).not.toContain('another worker');
+        expect(await other.store.getEvent(json.id)).toMatchObject({ status: 'pending', attempts: 0 });
+      } finally {
+        await guarded.stop();
+        await other.cleanup().catch(() => {});
+      }
+    });
+
     it('answers 200 with ignored when no handler is registered', async () => {
       const body = stripeEventBody('evt_unhandled');
       const response = await post('/webhooks/payments', body, signed(body));

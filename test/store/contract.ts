@@ -1095,6 +1095,64 @@ export function describeStoreContract(engine: Engine): void {
       });
     });
 
+    describe('time series', () => {
+      const minute = 60_000;
+      const empty = (start: number) => ({ start, received: 0, processed: 0, failed: 0, backlog: 0 });
+
+      it('counts received, processed and failed per bucket, and walks the backlog back from now', async () => {
+        const now = T0 + 4 * minute + 30_000;
+        expect(await store.aggregateTimeSeries(T0, now, minute)).toEqual(
+          [0, 1, 2, 3, 4].map((i) => empty(T0 + i * minute)),
+        );
+
+        const settle = async (id: string, outcome: AttemptResult['outcome'], at: number) => {
+          expect(
+            await store.claimEventById(id, { workerId: 'w', leaseMs: lease, now: at - 100 }),
+          ).not.toBeNull();
+          const extra = outcome === 'failed' ? { nextAttemptAt: at } : {};
+          await store.finishAttempts(
+            'w',
+            [verdict(id, outcome, { startedAt: at - 100, finishedAt: at, ...extra })],
+            at,
+          );
+        };
+        // Before the window: one still waiting (counts in every bucket's backlog), one long processed.
+        const early = await recordOne(store, delivery({ receivedAt: T0 - 10 * minute }));
+        const old = await recordOne(store, delivery({ receivedAt: T0 - 20 * minute }));
+        await settle(old, 'processed', T0 - 15 * minute);
+        const a = delivery({ receivedAt: T0 + 10_000 });
+        const b = delivery({ receivedAt: T0 + 20_000 });
+        await store.recordEvents([a, b], T0 + 20_000);
+        await settle(a.id, 'processed', T0 + minute + 5_000);
+        await settle(b.id, 'failed', T0 + 2 * minute + 5_000);
+        await settle(b.id, 'dead', T0 + 3 * minute + 5_000);
+        // A redelivery is not a new event; an event on a bucket's first millisecond is in that bucket.
+        await store.recordEvents([redelivery(a, T0 + 3 * minute)], T0 + 3 * minute);
+        await recordOne(store, delivery({ receivedAt: T0 + 4 * minute }));
+        expect((await store.getEvent(early))?.status).toBe('pending');
+
+        expect(await store.aggregateTimeSeries(T0, now, minute)).toEqual([
+          { start: T0, received: 2, processed: 0, failed: 0, backlog: 3 },
+          { start: T0 + minute, received: 0, processed: 1, failed: 0, backlog: 2 },
+          { start: T0 + 2 * minute, received: 0, processed: 0, failed: 1, backlog: 2 },
+          { start: T0 + 3 * minute, received: 0, processed: 0, failed: 1, backlog: 1 },
+          { start: T0 + 4 * minute, received: 1, processed: 0, failed: 0, backlog: 2 },
+        ]);
+        // Wider buckets add up the same rows.
+        expect(await store.aggregateTimeSeries(T0, now, 5 * minute)).toEqual([
+          { start: T0, received: 3, processed: 1, failed: 2, backlog: 2 },
+        ]);
+      });
+
+      it('refuses a window it cannot bucket', async () => {
+        await expect(store.aggregateTimeSeries(T0, T0 - 1, minute)).rejects.toThrow(RangeError);
+        await expect(store.aggregateTimeSeries(T0, T0 + minute, 0)).rejects.toThrow(RangeError);
+        await expect(store.aggregateTimeSeries(T0, T0 + 30 * 24 * 60 * minute, minute)).rejects.toThrow(
+          /at most/,
+        );
+      });
+    });
+
     describe('wake-ups', () => {
       function nextCall(): { listener: () => void; called: Promise<void>; count: () => number } {
         let calls = 0;

@@ -8,6 +8,7 @@ import {
   type EventSummaryRow,
   foldEventGroups,
   keepInputOrder,
+  mapArchivableRow,
   mapAttemptRow,
   mapEventRow,
   mapEventSummaryRow,
@@ -19,6 +20,7 @@ import {
   toMillis,
 } from '../rows.ts';
 import { readSqlFiles } from '../sql-files.ts';
+import { foldTimeSeries, type TimeSeriesRow } from '../time-series.ts';
 import type { AttemptResult, EventFilter, EventStatus, EventTransaction, Store } from '../types.ts';
 
 const statementNames = [
@@ -51,6 +53,10 @@ const statementNames = [
   'count-failed-attempts',
   'list-processing-latencies',
   'requeue-stuck-processing',
+  'aggregate-time-series',
+  'scrub-bodies-before',
+  'list-finished-events',
+  'delete-finished-events',
 ] as const;
 type StatementName = (typeof statementNames)[number];
 
@@ -137,6 +143,23 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   let closed = false;
 
+  /**
+   * Every statement here is its own transaction, so a deadlock or serialization failure rolled
+   * it back whole and running it again is safe. Deadlocks do happen between processes: an
+   * ingest upsert counting duplicates locks rows in (source, dedupe key) order while another
+   * process's lease extension or attempt results lock some of the same rows in id order.
+   */
+  async function queryRetryingDeadlocks(config: pg.QueryConfig): Promise<pg.QueryResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pool.query(config);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw error;
+      }
+    }
+  }
+
   function queryConfig(name: StatementName, values: unknown[]): pg.QueryConfig {
     return plannedPerCall.has(name)
       ? { text: sql[name], values }
@@ -145,7 +168,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   async function run<Row>(action: string, name: StatementName, values: unknown[]): Promise<Row[]> {
     try {
-      const result = await pool.query(queryConfig(name, values));
+      const result = await queryRetryingDeadlocks(queryConfig(name, values));
       return result.rows as Row[];
     } catch (error) {
       throw storeUnavailable('PostgreSQL', action, error);
@@ -154,7 +177,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   async function runCount(action: string, name: StatementName, values: unknown[]): Promise<number> {
     try {
-      const result = await pool.query(queryConfig(name, values));
+      const result = await queryRetryingDeadlocks(queryConfig(name, values));
       return result.rowCount ?? 0;
     } catch (error) {
       throw storeUnavailable('PostgreSQL', action, error);
@@ -507,6 +530,28 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return runCount('delete processed events', 'delete-processed-before', [toDate(before), limit ?? null]);
     },
 
+    async scrubBodiesBefore(before, now, limit) {
+      return runCount('scrub bodies of processed events', 'scrub-bodies-before', [
+        toDate(before),
+        toDate(now),
+        limit ?? null,
+      ]);
+    },
+
+    async listFinishedEvents(before, afterId, limit) {
+      const rows = await run<EventRow>('list finished events', 'list-finished-events', [
+        toDate(before),
+        afterId,
+        limit,
+      ]);
+      return rows.map(mapArchivableRow);
+    },
+
+    async deleteFinishedEvents(ids, before) {
+      if (ids.length === 0) return 0;
+      return runCount('delete archived events', 'delete-finished-events', [ids, toDate(before)]);
+    },
+
     async findDuplicateBodies(limit) {
       const rows = await run<{
         source: string;
@@ -579,6 +624,15 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       };
     },
 
+    async aggregateTimeSeries(since, now, bucketMs) {
+      const rows = await run<TimeSeriesRow>('aggregate the time series', 'aggregate-time-series', [
+        toDate(since),
+        toDate(now),
+        bucketMs,
+      ]);
+      return foldTimeSeries(rows, since, now, bucketMs);
+    },
+
     async requeueStuckProcessing(lockedBefore, now) {
       const rows = await run<{ count: string }>('requeue stuck events', 'requeue-stuck-processing', [
         toDate(lockedBefore),
@@ -607,6 +661,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       if (!opening) {
         const attempt = (async () => {
           const client = await pool.connect();
+          // The pool's error listener is off while a client is checked out: a connection lost
+          // between the handler's queries (PostgreSQL restarted) would be an uncaught 'error'
+          // and end the process. With this one, the next query fails instead and the client is
+          // discarded on release.
+          if (!client.listeners('error').includes(noop)) client.on('error', noop);
           try {
             await client.query('BEGIN');
           } catch (error) {

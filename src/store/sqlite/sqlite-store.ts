@@ -10,6 +10,7 @@ import {
   type EventSummaryRow,
   foldEventGroups,
   keepInputOrder,
+  mapArchivableRow,
   mapAttemptRow,
   mapEventRow,
   mapEventSummaryRow,
@@ -19,6 +20,7 @@ import {
   storeUnavailable,
 } from '../rows.ts';
 import { readSqlFiles } from '../sql-files.ts';
+import { foldTimeSeries, type TimeSeriesRow } from '../time-series.ts';
 import type { AttemptResult, EventFilter, EventStatus, Store } from '../types.ts';
 
 const statementNames = [
@@ -53,8 +55,17 @@ const statementNames = [
   'list-processing-latencies',
   'record-stuck-processing',
   'requeue-stuck-processing',
+  'aggregate-time-series',
+  'scrub-bodies-before',
+  'list-finished-events',
+  'delete-finished-events',
 ] as const;
 type StatementName = (typeof statementNames)[number];
+
+/** How long a write waits for another connection's lock before failing (SQLITE_BUSY). */
+const busyTimeoutMs = 5000;
+/** The wait once a write has timed out, until a write succeeds again. */
+const stuckLockTimeoutMs = 100;
 
 export interface SqliteStoreOptions {
   /** A file path (its folder is created when missing) or `:memory:`. */
@@ -93,7 +104,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   try {
     db = new Database(path);
     // busy_timeout first, so switching to WAL waits for another process opening the file.
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
@@ -121,8 +132,25 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }
   }
 
+  // better-sqlite3 waits for a lock synchronously, holding the event loop. After one write has
+  // waited the whole busy_timeout, the lock is taken to be stuck (another process holds it) and
+  // later writes wait only briefly until one succeeds, so deliveries get their 503 at once
+  // instead of queueing behind one 5 s wait after another.
+  let lockStuck = false;
   function immediate<T>(action: string, work: () => T): T {
-    return attempt(action, () => db.transaction(work).immediate());
+    const waitBriefly = lockStuck;
+    if (waitBriefly) db.pragma(`busy_timeout = ${stuckLockTimeoutMs}`);
+    try {
+      const result = attempt(action, () => db.transaction(work).immediate());
+      lockStuck = false;
+      return result;
+    } catch (error) {
+      if (/^SQLITE_BUSY/.test(String((error as { cause?: { code?: unknown } }).cause?.code)))
+        lockStuck = true;
+      throw error;
+    } finally {
+      if (waitBriefly) db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    }
   }
 
   const listeners = new Set<() => void>();
@@ -428,6 +456,28 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return info.changes;
     },
 
+    async scrubBodiesBefore(before, now, limit) {
+      const info = immediate('scrub bodies of processed events', () =>
+        statement('scrub-bodies-before').run({ before, now, limit: limit ?? -1 }),
+      );
+      return info.changes;
+    },
+
+    async listFinishedEvents(before, afterId, limit) {
+      const rows = attempt('list finished events', () =>
+        statement('list-finished-events').all({ before, afterId, limit }),
+      ) as EventRow[];
+      return rows.map(mapArchivableRow);
+    },
+
+    async deleteFinishedEvents(ids, before) {
+      if (ids.length === 0) return 0;
+      const info = immediate('delete archived events', () =>
+        statement('delete-finished-events').run({ ids: JSON.stringify(ids), before }),
+      );
+      return info.changes;
+    },
+
     async findDuplicateBodies(limit) {
       const rows = attempt('find duplicate bodies', () =>
         statement('find-duplicate-bodies').all({ limit }),
@@ -510,6 +560,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           })
           .deferred(),
       );
+    },
+
+    async aggregateTimeSeries(since, now, bucketMs) {
+      const rows = attempt('aggregate the time series', () =>
+        statement('aggregate-time-series').all({ since, until: now, bucketMs }),
+      ) as TimeSeriesRow[];
+      return foldTimeSeries(rows, since, now, bucketMs);
     },
 
     async requeueStuckProcessing(lockedBefore, now) {
