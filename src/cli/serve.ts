@@ -9,9 +9,7 @@ export function registerServeCommand(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (default: PORT or 3000)')
     .option('-H, --host <host>', 'address to bind (default: HOST or 127.0.0.1)')
     .action(async (options: { port?: string; host?: string }, command: Command) => {
-      if (options.port) process.env.PORT = options.port;
-      if (options.host) process.env.HOST = options.host;
-      const config = await loadCliConfig(command);
+      const config = await loadCliConfig(command, { PORT: options.port, HOST: options.host });
       const logger = createServerLogger(config);
       const running = await startServer(config, logger);
       let signals = 0;

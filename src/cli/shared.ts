@@ -4,11 +4,16 @@ import { ConfigError } from '../hookbox.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 
-/** Load the config named by the global --config option, or exit 2 listing every problem. */
-export async function loadCliConfig(command: Command): Promise<ResolvedConfig> {
+/** Load the config named by the global --config option (plus flag overrides), or exit 2 listing every problem. */
+export async function loadCliConfig(
+  command: Command,
+  overrides: Record<string, string | undefined> = {},
+): Promise<ResolvedConfig> {
   const { config } = command.optsWithGlobals<{ config?: string }>();
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
   try {
-    return await loadConfig({ configFile: config });
+    // Flags win over the environment; loadConfig stays the one reader of it.
+    return await loadConfig({ configFile: config, env: { ...process.env, ...defined } });
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message, 2);
     throw error;
