@@ -360,9 +360,6 @@ export class Worker {
   }
 
   async #flush(): Promise<void> {
-    // One turn of the event loop lets every handler of a claimed batch that finishes at once
-    // add its result, so a batch of quick handlers costs one write, not two.
-    if (!this.#flushing) await new Promise((resolve) => setImmediate(resolve));
     while (this.#flushing) await this.#flushing;
     if (this.#pendingResults.length === 0) return;
     const batch = this.#pendingResults;
