@@ -8,17 +8,9 @@ import type { Verification } from '../providers/types.ts';
 import type { Redaction } from '../redaction.ts';
 import type { RecordResult } from '../store/types.ts';
 import type { GroupCommitter } from './group-commit.ts';
+import { readBodyWithin } from './read-body.ts';
 import { checkRequestHead } from './request-checks.ts';
 import { isClientAllowed, type Source } from './source.ts';
-
-/** Headers never stored: credentials of the sender or of a proxy in between. */
-const credentialHeaders = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-]);
 
 export interface InlineOutcome {
   outcome: 'processed' | 'failed' | 'dead' | 'ignored' | 'busy' | 'deferred';
@@ -35,8 +27,8 @@ export interface ReceiverOptions {
   processInline: (eventId: string, payload: unknown) => Promise<InlineOutcome>;
   /** Admission control (rate limits) before any work; returns seconds to wait when refused. */
   admit?: (source: Source, clientIp: string | undefined) => Promise<number | null>;
-  /** Which headers are stored, and which sources' stored bodies are redacted (src/redaction.ts). */
-  redaction?: Redaction;
+  /** Which headers are stored (credentials never are), and which sources' stored bodies are redacted. */
+  redaction: Redaction;
 }
 
 export interface ReceiveContext {
@@ -93,7 +85,7 @@ export function createReceiver(options: ReceiverOptions) {
           });
         }
       }
-      const body = await readBody(request, source.maxBodyBytes).catch(() => undefined);
+      const body = await readBodyWithin(request, source.maxBodyBytes).catch(() => undefined);
       if (body === undefined) {
         return reject(source.name, 'body_incomplete', 'the body ended before it was complete; send it again');
       }
@@ -118,7 +110,7 @@ export function createReceiver(options: ReceiverOptions) {
       }
       span.setAttribute('hookbox.event_type', verification.eventType);
 
-      const redactsBody = options.redaction?.redactsStoredBody(source.name) ?? false;
+      const redactsBody = options.redaction.redactsStoredBody(source.name);
       let recorded: RecordResult;
       try {
         recorded = await withSpan('hookbox.store.record', { 'hookbox.source': source.name }, () =>
@@ -128,9 +120,9 @@ export function createReceiver(options: ReceiverOptions) {
             provider: source.provider.name,
             dedupeKey: verification.dedupeKey,
             eventType: verification.eventType,
-            headers: options.redaction?.storableHeaders(request.headers) ?? storableHeaders(request.headers),
+            headers: options.redaction.storableHeaders(request.headers),
             // Opt-in per source: the stored body loses what it masks, and with it re-verification.
-            body: redactsBody ? options.redaction!.redactBody(body) : body,
+            body: redactsBody ? options.redaction.redactBody(body) : body,
             bodySha256: createHash('sha256').update(body).digest('hex'),
             receivedAt: now,
           }),
@@ -185,43 +177,6 @@ async function safeVerify(
     // A verifier bug must never turn into an acceptance or leak a stack trace.
     return { ok: false, code: 'signature_malformed', message: 'the signature could not be checked' };
   }
-}
-
-/** Read the body up to `limit` bytes; null when it is larger (the rest is not read). */
-async function readBody(request: Request, limit: number): Promise<Buffer | null> {
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limit) return null;
-  if (Number.isFinite(declared)) {
-    // A declared length within the limit: read the body in one go. On @hono/node-server this
-    // reads straight from the socket, without building a web ReadableStream (the stream costs
-    // more than the rest of the receive path); Node's HTTP parser never delivers more bytes
-    // than content-length, and the size is checked again for runtimes that do not enforce it.
-    const whole = Buffer.from(await request.arrayBuffer());
-    return whole.length > limit ? null : whole;
-  }
-  if (!request.body) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, size);
-}
-
-function storableHeaders(headers: Headers): Record<string, string> {
-  const kept: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    if (!credentialHeaders.has(name)) kept[name] = value;
-  });
-  return kept;
 }
 
 function publicUrlOf(request: Request, source: Source): string {
