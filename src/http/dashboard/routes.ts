@@ -1,6 +1,7 @@
 import { type Context, type Env, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { errorBody } from '../../errors.ts';
+import { readBodyWithin } from '../../ingest/read-body.ts';
 import type { Logger } from '../../logger.ts';
 import type { HealthMonitor, HealthReport } from '../../monitor/health-monitor.ts';
 import type { Store } from '../../store/types.ts';
@@ -59,21 +60,9 @@ const maxFormBytes = 8192;
  */
 async function readSmallForm(request: Request): Promise<Record<string, string>> {
   const type = request.headers.get('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded') || !request.body) return {};
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxFormBytes) {
-      await reader.cancel();
-      return {};
-    }
-    chunks.push(value);
-  }
-  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return {};
+  const body = await readBodyWithin(request, maxFormBytes);
+  return body === null ? {} : Object.fromEntries(new URLSearchParams(body.toString('utf8')));
 }
 
 /** Only a dashboard path may follow sign-in: never another origin (`//host`, `/\host`). */
