@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Clock, Random } from '../clock.ts';
 import { createEventId } from '../ids.ts';
+import { sha256Hex } from '../providers/verify-core.ts';
 import type {
   Attempt,
   DuplicateBodyGroup,
@@ -68,7 +68,7 @@ export function createEventService(options: EventServiceOptions) {
             eventType: input.eventType,
             headers: input.headers ?? {},
             body,
-            bodySha256: createHash('sha256').update(body).digest('hex'),
+            bodySha256: sha256Hex(body),
             receivedAt: now,
           },
         ],

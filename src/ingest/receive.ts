@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { type ErrorCode, errorBody, HookboxError, StoreUnavailableError } from '../errors.ts';
 import { createEventId } from '../ids.ts';
 import type { Logger } from '../logger.ts';
 import { noopTelemetry, type Telemetry, withSpan } from '../monitor/telemetry.ts';
 import type { Verification } from '../providers/types.ts';
+import { sha256Hex } from '../providers/verify-core.ts';
 import type { Redaction } from '../redaction.ts';
 import type { RecordResult } from '../store/types.ts';
 import type { GroupCommitter } from './group-commit.ts';
@@ -123,7 +123,7 @@ export function createReceiver(options: ReceiverOptions) {
             headers: options.redaction.storableHeaders(request.headers),
             // Opt-in per source: the stored body loses what it masks, and with it re-verification.
             body: redactsBody ? options.redaction.redactBody(body) : body,
-            bodySha256: createHash('sha256').update(body).digest('hex'),
+            bodySha256: sha256Hex(body),
             receivedAt: now,
           }),
         );
