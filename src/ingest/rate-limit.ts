@@ -159,6 +159,7 @@ function createPostgresBackend(databaseUrl: string | undefined, logger: Logger):
     clearExpiredByTimeout: false,
   };
 
+  const qualifiedTable = location.schema ? `${location.schema}.${rateLimitTableName}` : rateLimitTableName;
   let ready: Promise<void> | null = null;
   /** Create the table once; a failure is forgotten so the next delivery tries again. */
   function ensureTable(): Promise<void> {
@@ -166,10 +167,19 @@ function createPostgresBackend(databaseUrl: string | undefined, logger: Logger):
       new RateLimiterPostgres({ ...tableOptions, points: 1, duration: 1 }, (error) =>
         error ? reject(error) : resolve(),
       );
-    }).catch((error: Error) => {
-      ready = null;
-      throw error;
-    });
+    })
+      .catch(async (error: Error) => {
+        // Two processes creating the table at once: PostgreSQL's CREATE TABLE IF NOT EXISTS can
+        // fail for the loser ('type ... already exists'). The table is there all the same.
+        const { rows } = await pool.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+          qualifiedTable,
+        ]);
+        if (rows[0]?.found === null || rows[0]?.found === undefined) throw error;
+      })
+      .catch((error: Error) => {
+        ready = null;
+        throw error;
+      });
     return ready;
   }
 

@@ -240,6 +240,26 @@ describe('rate limits shared through PostgreSQL', () => {
     expect(table?.found).toBe(`${testStore.schema}.${rateLimitTableName}`);
   });
 
+  it('shares the budget when several instances create the counter table at the same moment', async () => {
+    // Concurrent CREATE TABLE IF NOT EXISTS can fail for all but one creator ('type ... already
+    // exists'); a loser once fell back to counting in memory, so its deliveries escaped the limit.
+    const limited = {
+      stripe: { ...sources.stripe, rateLimit: { perSource: { points: 4, durationSeconds: 60 } } },
+    };
+    for (let round = 0; round < 3; round++) {
+      const testStore = await openStore('postgres');
+      const databaseUrl = `${postgresTestUrl()}?schema=${testStore.schema}`;
+      const instances = await Promise.all(
+        Array.from({ length: 6 }, () => startHookbox(testStore, limited, { store: 'postgres', databaseUrl })),
+      );
+      const answered = await statuses(
+        instances.flatMap((hookbox) => [deliver(hookbox, 'stripe'), deliver(hookbox, 'stripe')]),
+      );
+      expect(answered.filter((status) => status === 200)).toHaveLength(4);
+      expect(answered.filter((status) => status === 429)).toHaveLength(8);
+    }
+  });
+
   it('keeps separate budgets per instance with the memory limiter (what postgres is for)', async () => {
     const testStore = await openStore('postgres');
     const a = await startHookbox(testStore, sources);
