@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Hookbox ships TypeScript sources; tsx compiles them on load (cached), so there is no build step.
-import { register } from 'tsx/esm/api';
+// The `hookbox` command. An installed package runs the compiled dist/ (no TypeScript at run
+// time). A checkout of the repository, where src/ sits beside this file, runs the sources
+// through tsx instead, so a stale dist/ from an earlier build is never what runs.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('../dist/cli/main.js');
+}

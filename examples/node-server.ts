@@ -1,7 +1,9 @@
 // Hookbox mounted in a plain Node server, with handlers in the app's own code.
-// Run: STRIPE_WEBHOOK_SECRET=whsec_... node --import tsx examples/node-server.ts
+// Run from this repository: STRIPE_WEBHOOK_SECRET=whsec_... node --import tsx examples/node-server.ts
+// (here `hookbox` resolves to src/ through tsconfig.json's paths; in an app, to the installed package).
 import { createServer } from 'node:http';
-import { createHookbox, createLogger } from '../src/index.ts';
+import { createHookbox, createLogger } from 'hookbox';
+import { createNodeListener } from 'hookbox/node';
 
 export function createApp(options: { databaseUrl?: string; stripeSecret: string }) {
   const hookbox = createHookbox({
@@ -22,23 +24,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const secret = process.env.STRIPE_WEBHOOK_SECRET;
   if (!secret) throw new Error('set STRIPE_WEBHOOK_SECRET to your endpoint secret (whsec_...)');
   const hookbox = createApp({ databaseUrl: process.env.DATABASE_URL, stripeSecret: secret });
-  await hookbox.start();
+  await hookbox.start(); // fail fast: open and migrate the store before taking traffic
 
-  // Bridge node:http to the web-standard fetch handler. Any framework that speaks
-  // Request/Response (Hono, Next.js, Bun, Deno) can call hookbox.fetch directly instead.
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const response = await hookbox.fetch(
-      new Request(`http://${req.headers.host}${req.url}`, {
-        method: req.method,
-        headers: req.headers as Record<string, string>,
-        body: req.method === 'GET' || req.method === 'HEAD' ? undefined : Buffer.concat(chunks),
-      }),
-    );
-    res.writeHead(response.status, Object.fromEntries(response.headers));
-    res.end(Buffer.from(await response.arrayBuffer()));
-  });
+  // hookbox/node bridges node:http to hookbox.fetch, streaming the raw body untouched. Hosts
+  // that speak Request/Response (Hono, Next.js, Bun, Deno) call hookbox.fetch directly.
+  const server = createServer(createNodeListener(hookbox));
   server.listen(Number(process.env.PORT ?? 3000), () => console.log('listening on', server.address()));
   process.on('SIGTERM', () => server.close(() => void hookbox.stop()));
 }

@@ -11,6 +11,17 @@ export const errorCatalogue = {
     status: 409,
     summary: 'The event is being processed, or already processed (pass force to replay it).',
   },
+  destination_not_found: { status: 404, summary: 'No destination with this source and name is configured.' },
+  destination_state_conflict: {
+    status: 409,
+    summary:
+      'The destination is not in a state this action applies to (resume a paused one, enable a disabled one).',
+  },
+  delivery_not_found: { status: 404, summary: 'No delivery with this id.' },
+  delivery_not_retryable: {
+    status: 409,
+    summary: 'Only a failed or dead delivery can be retried (replay its event to deliver it again).',
+  },
   ip_not_allowed: { status: 403, summary: "The client IP is outside the source's allowlist." },
   payload_too_large: { status: 413, summary: "The body is larger than the source's limit." },
   unsupported_media_type: { status: 415, summary: 'The content type is not one the scheme can take.' },
@@ -70,6 +81,25 @@ export class StoreUnavailableError extends HookboxError {
     this.name = 'StoreUnavailableError';
     if (options?.cause !== undefined) this.cause = options.cause;
   }
+}
+
+/**
+ * Raised by a store adapter when the database refused a row's data (a value it cannot store, a
+ * key its index cannot hold): answered 400 for that delivery alone. The committer then records
+ * the rest of the batch without it, so one bad row never fails its neighbours.
+ */
+export class StoreRowRefusedError extends HookboxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('payload_invalid', message);
+    this.name = 'StoreRowRefusedError';
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** The message of anything thrown, for logs and the audit trail. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
 }
 
 export function errorBody(code: ErrorCode, message: string, details?: unknown) {

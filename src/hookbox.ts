@@ -1,5 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { type Clock, type Random, systemClock } from './clock.ts';
+import { resolveSources } from './config/sources.ts';
+import { DeliveryWorker } from './destinations/delivery-worker.ts';
+import { createDestinationHttpClient, type HostLookup } from './destinations/http-client.ts';
+import { createDestinationOperations } from './destinations/operations.ts';
+import { routeEvent } from './destinations/route.ts';
 import { createEventService, type EventService } from './events/event-service.ts';
 import { type AdminOptions, mountAdminRoutes } from './http/admin/routes.ts';
 import { createHttpApp } from './http/app.ts';
@@ -7,47 +12,27 @@ import { mountDashboard } from './http/dashboard/routes.ts';
 import { createDashboardSessions } from './http/dashboard/session.ts';
 import { GroupCommitter } from './ingest/group-commit.ts';
 import { decodePayload } from './ingest/payload.ts';
-import { createAdmission, type RateLimitSettings, type SourceRateLimit } from './ingest/rate-limit.ts';
-import { createReceiver, type InlineOutcome, type ReceiveContext } from './ingest/receive.ts';
-import { parseSourceLimits } from './ingest/request-checks.ts';
-import { buildAllowlist, defaultMaxBodyBytes, type ProcessingMode, type Source } from './ingest/source.ts';
+import { createAdmission, type RateLimitSettings } from './ingest/rate-limit.ts';
+import { createReceiver, type ReceiveContext } from './ingest/receive.ts';
+import type { Source } from './ingest/source.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { createMonitoring, defaultRetentionDays, type MonitoringOptions } from './monitor/monitoring.ts';
-import { combineTelemetry, noopTelemetry, type Telemetry } from './monitor/telemetry.ts';
-import { getProvider } from './providers/registry.ts';
-import { createRedaction, type RedactionSettings } from './redaction.ts';
+import { stuckAfterMsFor } from './monitor/window-metrics.ts';
+import type { SourceDefinition, WorkerSettings } from './public-types.ts';
+import { createSourceRedaction, type RedactionSettings } from './redaction.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store, StoredEvent } from './store/types.ts';
+import { combineTelemetry, noopTelemetry, type Telemetry } from './telemetry.ts';
 import { type CircuitBreakerSettings, CircuitBreakers } from './worker/circuit-breaker.ts';
 import { type Handler, HandlerRegistry } from './worker/handler-registry.ts';
 import { defaultRetryPolicy, type RetryPolicy } from './worker/retry-policy.ts';
+import { createInlineRunner } from './worker/sync-mode.ts';
 import { Worker } from './worker/worker.ts';
 
-/** One source as written in config: the Hookbox keys below, plus the provider's own settings (secrets...). */
-export interface SourceDefinition {
-  provider: string;
-  mode?: ProcessingMode;
-  maxBodyBytes?: number;
-  publicUrl?: string;
-  allowlist?: string[];
-  trustProxy?: boolean;
-  /** Request headers over this many bytes (names + values) get 431; default 16 KiB. */
-  maxHeaderBytes?: number;
-  /** Per-source and per-client-IP limits, answered 429 with Retry-After; none by default. */
-  rateLimit?: SourceRateLimit;
-  [setting: string]: unknown;
-}
-
-export interface WorkerSettings {
-  /** Run the background worker on start() (default true). */
-  enabled?: boolean;
-  leaseMs?: number;
-  batchSize?: number;
-  concurrency?: number;
-  pollIntervalMs?: number;
-  handlerTimeoutMs?: number;
-  workerId?: string;
-}
+// Source validation lives in src/config/; ConfigError stays importable from here.
+export { ConfigError } from './config/problems.ts';
+// Declared once, with the rest of the public types; the composition takes them as they are.
+export type { SourceDefinition, WorkerSettings } from './public-types.ts';
 
 export interface HookboxOptions {
   /** A Store, or a DATABASE_URL (`postgres://...`, `file:PATH`); default SQLite at ./data/hookbox.db. */
@@ -78,6 +63,16 @@ export interface HookboxOptions {
    * `enabled: false` turns it off, `sessionTtlMinutes` sets how long a sign-in lasts (default 720).
    */
   dashboard?: { enabled?: boolean; sessionTtlMinutes?: number };
+  /**
+   * The delivery worker (docs/destinations.md): `lookup` resolves destination host names (default
+   * `dns.lookup`; every address it returns passes the address guard), the rest tunes its loop.
+   */
+  delivery?: {
+    lookup?: HostLookup;
+    leaseMs?: number;
+    pollIntervalMs?: number;
+    settleIntervalMs?: number;
+  };
 }
 
 // randomInt takes ranges below 2^48; 2^47 steps is ample resolution for a delay.
@@ -91,21 +86,31 @@ export function createHookbox(options: HookboxOptions) {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? uniform;
   const logger = options.logger ?? silentLogger;
-  const store = typeof options.store === 'object' ? options.store : openStore(options.store);
+  const store =
+    typeof options.store === 'object'
+      ? options.store
+      : openStore(options.store, options.clock ? { clock: options.clock } : {});
   const retryPolicy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
+  const sources = resolveSources(options.sources);
+  // Health and /metrics read destinations only when some are configured (no queries otherwise).
+  const forwards = [...sources.values()].some((source) => (source.destinations ?? []).length > 0);
   const monitoring = createMonitoring(
     {
       store,
       clock,
+      random,
       logger,
-      maxAttempts: retryPolicy.maxAttempts,
+      retryPolicy,
+      stuckAfterMs: stuckAfterMsFor(options.worker?.handlerTimeoutMs),
       wake: () => worker.wake(),
       breakers: () => breakers?.snapshot() ?? [],
+      ...(forwards
+        ? { destinations: (windowMs: number) => destinationOperations.listDestinations({ windowMs }) }
+        : {}),
     },
     options.monitor,
   );
   const telemetry = combineTelemetry(options.telemetry ?? noopTelemetry, monitoring.telemetry);
-  const sources = resolveSources(options.sources);
   const handlers = new HandlerRegistry();
   for (const [source, byType] of Object.entries(options.handlers ?? {})) {
     for (const [type, handler] of Object.entries(byType)) handlers.register(source, type, handler);
@@ -130,46 +135,61 @@ export function createHookbox(options: HookboxOptions) {
     decodePayload: decode,
     ...definedOnly(workerSettings),
   });
-  const committer = new GroupCommitter({ store, now: () => clock.now() });
+  // Destinations (issue 14): one keep-alive pool per destination, one delivery worker beside the event worker.
+  const destinations = [...sources.values()].flatMap((source) => source.destinations ?? []);
+  const destinationClient = createDestinationHttpClient({
+    clock,
+    ...(options.delivery?.lookup ? { lookup: options.delivery.lookup } : {}),
+  });
+  const deliveryWorker = new DeliveryWorker({
+    store,
+    destinations,
+    client: destinationClient,
+    clock,
+    random,
+    logger,
+    // destinations: each written attempt into /metrics (and the application's own telemetry).
+    observe: (attempt) => {
+      const at = attempt.destination.indexOf('/');
+      telemetry.deliveryAttemptFinished?.(
+        attempt.destination.slice(0, at),
+        attempt.destination.slice(at + 1),
+        attempt.outcome,
+        attempt.durationMs,
+      );
+    },
+    ...definedOnly({
+      leaseMs: options.delivery?.leaseMs,
+      pollIntervalMs: options.delivery?.pollIntervalMs,
+      settleIntervalMs: options.delivery?.settleIntervalMs,
+    }),
+  });
+  const destinationOperations = createDestinationOperations({
+    store,
+    sources,
+    wake: () => deliveryWorker.wake(),
+    paused: (source, name) => deliveryWorker.releaseWaiting(`${source}/${name}`),
+  });
+
+  // Claim-at-ingest: new events go straight to this process's worker when it has room.
+  const committer = new GroupCommitter({
+    store,
+    ...(workerSettings.enabled === false ? {} : { claimer: worker }),
+  });
   const events: EventService = createEventService({
     store,
     clock,
     random,
     retryPolicy,
     decodePayload: decode,
+    routeEvent: (source, eventType) => routeEvent(sources.get(source)?.destinations, eventType),
   });
 
-  async function processInline(eventId: string, payload: unknown): Promise<InlineOutcome> {
-    const claimed = await store.claimEventById(eventId, {
-      workerId: worker.workerId,
-      leaseMs: workerSettings.leaseMs ?? 30_000,
-      now: clock.now(),
-    });
-    if (!claimed) return waitForOutcome(eventId);
-    const summary = await worker.processClaimed(claimed, payload);
-    if (summary.outcome === 'processed' || summary.outcome === 'ignored') return { outcome: summary.outcome };
-    if (summary.outcome === 'failed' || summary.outcome === 'dead')
-      return { outcome: summary.outcome, error: summary.error };
-    // Released without running: an open circuit breaker (or shutdown) deferred it.
-    if (summary.outcome === 'released')
-      return { outcome: 'deferred', error: summary.error ?? 'the worker is shutting down' };
-    return { outcome: 'busy' };
-  }
-
-  /** Another worker holds the event: report its outcome if it finishes within the handler timeout. */
-  async function waitForOutcome(eventId: string): Promise<InlineOutcome> {
-    const deadline = Date.now() + (workerSettings.handlerTimeoutMs ?? 30_000);
-    while (Date.now() < deadline) {
-      const event = await store.getEvent(eventId);
-      if (!event) return { outcome: 'failed', error: 'event deleted' };
-      if (event.status === 'processed' || event.status === 'ignored') return { outcome: event.status };
-      if (event.status === 'failed' || event.status === 'dead') {
-        return { outcome: event.status, error: event.lastError ?? 'handler failed' };
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return { outcome: 'busy' };
-  }
+  const processInline = createInlineRunner({
+    store,
+    worker,
+    waitMs: workerSettings.handlerTimeoutMs ?? 30_000,
+  });
 
   const admission = createAdmission({
     sources,
@@ -177,6 +197,8 @@ export function createHookbox(options: HookboxOptions) {
     databaseUrl: typeof options.store === 'string' ? options.store : undefined,
     logger,
   });
+  // One Redaction for storing, showing and logging headers, knowing every scheme's signature headers.
+  const redaction = createSourceRedaction(options.redaction, sources.values());
   const receiver = createReceiver({
     sources,
     committer,
@@ -185,9 +207,22 @@ export function createHookbox(options: HookboxOptions) {
     telemetry,
     processInline,
     admit: admission.admit,
-    redaction: createRedaction(options.redaction),
+    redaction,
+    // Only a process whose worker runs knows its handlers are the ones that would run the event.
+    ...(workerSettings.enabled === false
+      ? {}
+      : {
+          runsHandlersFor: (source: string, type: string) =>
+            handlers.findRegistrations(source, type).length > 0,
+        }),
   });
-  const app = createHttpApp({ receiver, store, logger });
+  const app = createHttpApp({
+    receiver,
+    store,
+    logger,
+    workerStats: () => worker.stats(),
+    deliveryStats: () => (forwards ? deliveryWorker.stats() : null),
+  });
   // Dashboard sessions are keyed by ADMIN_TOKEN, so there is no dashboard without one.
   const sessions =
     options.admin?.token && options.dashboard?.enabled !== false
@@ -208,6 +243,8 @@ export function createHookbox(options: HookboxOptions) {
     auth: { ...options.admin, sessions: sessions?.reader },
     metricsPublic: options.admin?.metricsPublic,
     retentionDays: options.monitor?.maintenance?.retentionDays ?? defaultRetentionDays,
+    redaction,
+    destinations: { destinations: destinationOperations, sources },
   });
   if (sessions) {
     mountDashboard(app, {
@@ -218,12 +255,16 @@ export function createHookbox(options: HookboxOptions) {
       logger,
     });
   }
-  let started = false;
+  let starting: Promise<void> | null = null;
 
   return {
     store,
     events,
     worker,
+    /** Forwards events to the sources' destinations (idle when none is configured). */
+    deliveryWorker,
+    /** Operate destinations and deliveries (pause, resume, enable, list, retry, replay). */
+    destinations: destinationOperations,
     /** Per-handler circuit breakers (null when turned off): `snapshot()` for health and metrics. */
     breakers,
     sources: sources as ReadonlyMap<string, Source>,
@@ -234,6 +275,8 @@ export function createHookbox(options: HookboxOptions) {
     /** Web-standard handler for POST /webhooks/:source, /api/webhooks/:source, /healthz and /readyz. */
     fetch: (request: Request, env?: Parameters<typeof app.fetch>[1]): Promise<Response> =>
       Promise.resolve(app.fetch(request, env)),
+    /** The receive pipeline itself, for the standalone server's fast path on Node's own request. */
+    receiver,
     /** Receive one delivery for `source` directly (framework adapters that route by themselves). */
     receive: (request: Request, source: string, context?: ReceiveContext) =>
       receiver.receive(request, source, context),
@@ -244,84 +287,36 @@ export function createHookbox(options: HookboxOptions) {
     },
     /** Migrate the store (unless disabled) and start the background worker. */
     async start(): Promise<void> {
-      if (started) return;
-      started = true;
-      if (options.migrate !== false) await store.migrate();
-      if (workerSettings.enabled !== false) await worker.start();
-      monitoring.start();
+      // Concurrent callers share one start; a failed start can be tried again.
+      starting ??= (async () => {
+        if (options.migrate !== false) await store.migrate();
+        if (workerSettings.enabled !== false) {
+          await worker.start();
+          await deliveryWorker.start();
+        }
+        monitoring.start();
+      })().catch((error: unknown) => {
+        starting = null;
+        throw error;
+      });
+      return starting;
     },
     /** Stop the worker (finishing or releasing in-flight events) and close the store. */
     async stop(graceMs?: number): Promise<void> {
       monitoring.stop();
-      await worker.stop(graceMs);
+      await Promise.all([worker.stop(graceMs), deliveryWorker.stop(graceMs)]);
+      await destinationClient.close();
       await store.close();
       await admission.close();
-      started = false;
+      starting = null;
     },
   };
 }
 
-export type Hookbox = ReturnType<typeof createHookbox>;
-
-/** Validate every source at once; the error lists each problem. */
-export function resolveSources(definitions: Record<string, SourceDefinition>): Map<string, Source> {
-  const problems: string[] = [];
-  const resolved = new Map<string, Source>();
-  for (const [name, definition] of Object.entries(definitions)) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(name)) {
-      problems.push(`sources.${name}: a source name is 1-64 letters, digits, "-" or "_"`);
-      continue;
-    }
-    const {
-      provider: providerName,
-      mode,
-      maxBodyBytes,
-      publicUrl,
-      allowlist,
-      trustProxy,
-      maxHeaderBytes,
-      rateLimit,
-      ...settings
-    } = definition;
-    try {
-      const provider = getProvider(providerName);
-      if (mode !== undefined && mode !== 'async' && mode !== 'sync')
-        throw new Error('mode must be "async" or "sync"');
-      resolved.set(name, {
-        name,
-        provider,
-        settings: provider.parseSettings(settings),
-        mode: mode ?? 'async',
-        maxBodyBytes: maxBodyBytes ?? defaultMaxBodyBytes,
-        publicUrl,
-        allowlist: allowlist ? buildAllowlist(allowlist) : undefined,
-        trustProxy: trustProxy ?? false,
-        ...parseSourceLimits({ maxHeaderBytes, rateLimit }),
-      });
-    } catch (error) {
-      problems.push(...describeProblems(`sources.${name}`, error));
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return resolved;
-}
-
-export class ConfigError extends Error {
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
-
-export function describeProblems(prefix: string, error: unknown): string[] {
-  const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
-  if (Array.isArray(issues)) {
-    return issues.map((issue) => `${[prefix, ...issue.path.map(String)].join('.')}: ${issue.message}`);
-  }
-  return [`${prefix}: ${(error as Error).message}`];
-}
+/** Everything createHookbox builds; internal (the server, tests). The public type is `Hookbox` in public-types.ts. */
+export type HookboxInternals = ReturnType<typeof createHookbox>;
+/** The old name of HookboxInternals, kept while src/server.ts still uses it. */
+export type Hookbox = HookboxInternals;
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(

@@ -26,7 +26,11 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** Where JSON lines go (tests capture them). */
   destination?: NodeJS.WritableStream;
-  /** Header names and JSON paths masked in every line, on top of the defaults (src/redaction.ts). */
+  /**
+   * Header names and JSON paths masked in every line (src/redaction.ts). Every scheme's own
+   * signature headers are masked in any case; pass `createRedaction(settings, [names])` for the
+   * header names your sources configure (generic HMAC's `header`).
+   */
   redaction?: Redaction;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withSpan } from '../src/monitor/telemetry.ts';
+import { withSpan } from '../src/telemetry.ts';
 
 // No OpenTelemetry SDK is registered in this file (each test file runs in its own process).
 describe('spans without an OpenTelemetry SDK', () => {

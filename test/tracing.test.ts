@@ -74,7 +74,7 @@ describe.each(engines)('OpenTelemetry spans on %s', (engine) => {
 
   beforeEach(async () => {
     exporter.reset();
-    const created = await createTestStore(engine);
+    const created = await createTestStore(engine, { clock });
     cleanup = created.cleanup;
     hookbox = createHookbox({
       store: created.store,

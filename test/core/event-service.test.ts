@@ -15,7 +15,7 @@ describe.each(engines)('event service on %s', (engine) => {
   const clock = createManualClock(Date.UTC(2026, 5, 1));
 
   beforeEach(async () => {
-    ({ store, cleanup } = await createTestStore(engine));
+    ({ store, cleanup } = await createTestStore(engine, { clock }));
     events = createEventService({
       store,
       clock,
@@ -150,6 +150,31 @@ describe.each(engines)('event service on %s', (engine) => {
     expect(outcome.event).toMatchObject({ status: 'failed', lastError: 'still broken', attempts: 2 });
     const attempts = (await events.getEvent(id))!.attempts;
     expect(attempts.map((a) => a.outcome)).toEqual(['failed', 'failed']);
+  });
+
+  it('keeps renewing the lease of a retry while its handler runs past it', async () => {
+    const renewing = createEventService({
+      store,
+      clock,
+      random: () => 0.5,
+      retryPolicy: defaultRetryPolicy,
+      decodePayload: (event) => JSON.parse(event.body.toString()),
+      retryLeaseMs: 300,
+    });
+    const { id } = await record('evt_retry_long');
+    await events.markFailed(id, 'first');
+    const expiredSeen: number[] = [];
+    const outcome = await renewing.retryEvent(id, async () => {
+      // Five lease lengths of store time pass while the handler runs; renewals keep up.
+      for (let i = 0; i < 5; i++) {
+        clock.advance(150);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expiredSeen.push((await store.findExpiredLeases(10)).length);
+      }
+    });
+    expect(outcome.success).toBe(true);
+    expect(expiredSeen).toEqual([0, 0, 0, 0, 0]);
+    expect((await store.getEvent(id))?.status).toBe('processed');
   });
 
   it('does not retry a processed event', async () => {

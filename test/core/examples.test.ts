@@ -25,10 +25,10 @@ describe('examples/node-server.ts', () => {
       );
       expect(response.status).toBe(200);
       const { id } = await response.json();
-      for (let i = 0; i < 100 && (await hookbox.store.getEvent(id))?.status !== 'processed'; i++) {
+      for (let i = 0; i < 100 && (await hookbox.events.getEvent(id))?.event.status !== 'processed'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      expect((await hookbox.store.getEvent(id))?.status).toBe('processed');
+      expect((await hookbox.events.getEvent(id))?.event.status).toBe('processed');
     } finally {
       await hookbox.stop();
     }
