@@ -1,5 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { createPostgresStore } from './postgres/postgres-store.ts';
+import type { Clock } from '../clock.ts';
+import {
+  createPostgresStore,
+  defaultPoolSizes,
+  type PoolRole,
+  type PostgresStoreOptions,
+} from './postgres/postgres-store.ts';
 import { createSqliteStore } from './sqlite/sqlite-store.ts';
 import type { Store } from './types.ts';
 
@@ -10,7 +16,15 @@ const acceptedForms =
 
 /** Where a database URL points, without opening anything. */
 export type StoreLocation =
-  | { engine: 'postgres'; connectionString: string; schema?: string }
+  | {
+      engine: 'postgres';
+      connectionString: string;
+      schema?: string;
+      /** From `?pool_<role>=N` (docs/reliability.md, "Pools by role"). */
+      pools?: Partial<Record<PoolRole, number>>;
+      /** From `?deadline_<role>_ms=N`. */
+      deadlinesMs?: Partial<Record<PoolRole, number>>;
+    }
   | { engine: 'sqlite'; path: string };
 
 /** Parse a database URL into its engine and location; throws on a form Hookbox does not accept. */
@@ -29,28 +43,76 @@ export function parseDatabaseUrl(databaseUrl: string | undefined): StoreLocation
   throw new Error(`Unsupported database URL "${describeDatabaseUrl(url)}": use ${acceptedForms}.`);
 }
 
+const poolRoles = Object.keys(defaultPoolSizes) as PoolRole[];
+
 /**
- * `?schema=NAME` is Hookbox's own parameter (several deployments or test runs sharing one
- * database); it is taken out before the URL reaches the driver.
+ * Hookbox's own parameters, taken out before the URL reaches the driver: `?schema=NAME`
+ * (several deployments or test runs sharing one database), `?pool_<role>=N` (connections of
+ * one pool, 1-1000) and `?deadline_<role>_ms=N` (that pool's statement deadline, 100 ms to a day).
  */
 function parsePostgresUrl(url: string): StoreLocation {
   const parsed = new URL(url);
-  const schema = parsed.searchParams.get('schema') ?? undefined;
-  if (schema === undefined) return { engine: 'postgres', connectionString: url };
-  parsed.searchParams.delete('schema');
-  return { engine: 'postgres', connectionString: parsed.toString(), schema };
+  const location: Extract<StoreLocation, { engine: 'postgres' }> = {
+    engine: 'postgres',
+    connectionString: url,
+  };
+  let ours = false;
+  for (const [key, value] of [...parsed.searchParams]) {
+    const setting = /^pool_([a-z]+)$/.exec(key) ?? /^deadline_([a-z]+)_ms$/.exec(key);
+    if (key === 'schema') location.schema = value;
+    else if (!setting) continue;
+    else {
+      const role = setting[1] as PoolRole;
+      if (!poolRoles.includes(role)) {
+        throw new Error(
+          `?${key}= names no pool: the pools are ${poolRoles.join(', ')} (pool_<pool>=N, deadline_<pool>_ms=N)`,
+        );
+      }
+      const isPool = key.startsWith('pool_');
+      const [min, max] = isPool ? [1, 1_000] : [100, 86_400_000];
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < min || n > max) {
+        throw new Error(
+          `?${key}=${value} is not ${isPool ? 'a pool size' : 'a deadline'}: use a whole number from ${min} to ${max}${isPool ? '' : ' (milliseconds)'}`,
+        );
+      }
+      if (isPool) location.pools = { ...location.pools, [role]: n };
+      else location.deadlinesMs = { ...location.deadlinesMs, [role]: n };
+    }
+    parsed.searchParams.delete(key);
+    ours = true;
+  }
+  if (ours) location.connectionString = parsed.toString();
+  return location;
+}
+
+export interface OpenStoreOptions {
+  schema?: string;
+  /**
+   * Decide leases and due times by this clock instead of the store's own (the database's on
+   * PostgreSQL, the machine's on SQLite): tests that move time by hand.
+   */
+  clock?: Clock;
+  /** PostgreSQL pool sizes by role (docs/reliability.md); win over the URL's `?pool_<role>=`. */
+  pools?: PostgresStoreOptions['pools'];
 }
 
 /** Open the store a database URL names (not yet migrated: call `migrate()`). */
-export function openStore(databaseUrl: string | undefined, options: { schema?: string } = {}): Store {
+export function openStore(databaseUrl: string | undefined, options: OpenStoreOptions = {}): Store {
   const location = parseDatabaseUrl(databaseUrl);
+  const clock = options.clock ? { clock: options.clock } : {};
   if (location.engine === 'postgres') {
+    const schema = options.schema ?? location.schema;
+    const pools = { ...location.pools, ...options.pools };
     return createPostgresStore({
       connectionString: location.connectionString,
-      ...((options.schema ?? location.schema) ? { schema: options.schema ?? location.schema } : {}),
+      ...(schema ? { schema } : {}),
+      ...(Object.keys(pools).length > 0 ? { pools } : {}),
+      ...(location.deadlinesMs ? { deadlinesMs: location.deadlinesMs } : {}),
+      ...clock,
     });
   }
-  return createSqliteStore({ path: location.path });
+  return createSqliteStore({ path: location.path, ...clock });
 }
 
 /** The database URL in a form safe to log: passwords masked, wherever they appear. */

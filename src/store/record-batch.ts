@@ -1,4 +1,4 @@
-import type { EventStatus, NewEvent, RecordResult } from './types.ts';
+import type { EventStatus, IngestClaim, NewEvent, RecordResult } from './types.ts';
 
 /**
  * Group commit, shared by both adapters. A batch may carry the same (source, dedupeKey)
@@ -38,11 +38,27 @@ export function groupDeliveries(events: NewEvent[]): DeliveryGroup[] {
   return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, group]) => group);
 }
 
+/** Whether ingest's worker takes this group's event if it turns out new (its first copy's position). */
+export function isClaimedAtIngest(group: DeliveryGroup, claim: IngestClaim | undefined): boolean {
+  // An ordered event is never claimed at ingest: its key's head decides (docs/ordering.md).
+  return (
+    claim?.positions.has(group.positions[0]!) === true && !group.event.ordering && !group.event.forwardOnly
+  );
+}
+
+/** The status a new event is recorded with, when ingest's worker does not claim it. */
+export function unclaimedStatus(event: NewEvent): 'waiting' | 'delivering' | 'pending' {
+  if (event.ordering) return 'waiting';
+  return event.forwardOnly && event.destinations?.length ? 'delivering' : 'pending';
+}
+
 /** What the upsert reported for one group. */
 export interface RecordedRow {
   id: string;
   status: EventStatus;
   deliveryCount: number;
+  /** Set when the row is new and was claimed in the same write. */
+  claim?: RecordResult['claim'];
 }
 
 /**
@@ -61,11 +77,13 @@ export function answerDeliveries(
     const isNew = row.id === group.event.id;
     const before = row.deliveryCount - group.positions.length;
     group.positions.forEach((position, copy) => {
+      const duplicate = copy > 0 || !isNew;
       results[position] = {
         id: row.id,
-        duplicate: copy > 0 || !isNew,
+        duplicate,
         status: row.status,
         deliveryCount: before + copy + 1,
+        ...(!duplicate && row.claim ? { claim: row.claim } : {}),
       };
     });
   }

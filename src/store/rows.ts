@@ -1,8 +1,9 @@
-import { StoreUnavailableError } from '../errors.ts';
+import { StoreRowRefusedError, StoreUnavailableError } from '../errors.ts';
 import type {
   ArchivableEvent,
   Attempt,
   AttemptOutcome,
+  ClaimedEvent,
   EventStatus,
   EventSummary,
   StoredEvent,
@@ -35,13 +36,20 @@ export interface EventSummaryRow {
   last_delivery_at: Time;
   processed_at: Time | null;
   last_error: string | null;
-  body_sha256: string;
   updated_at: Time;
+  /** Selected where a caller needs it (get, claims): ordered events only. */
+  ordering_key?: string | null;
 }
 
+/** An event row joined with its body row. */
 export interface EventRow extends EventSummaryRow {
   headers: string | Record<string, string>;
   body: Buffer;
+  body_sha256: string;
+}
+
+export interface ClaimedEventRow extends EventRow {
+  claim_token: number | string;
 }
 
 export interface AttemptRow {
@@ -89,8 +97,8 @@ export function mapEventSummaryRow(row: EventSummaryRow): EventSummary {
     lastDeliveryAt: toMillis(row.last_delivery_at),
     processedAt: toMillisOrNull(row.processed_at),
     lastError: row.last_error,
-    bodySha256: row.body_sha256,
     updatedAt: toMillis(row.updated_at),
+    ...(row.ordering_key != null ? { orderingKey: row.ordering_key } : {}),
   };
 }
 
@@ -100,7 +108,12 @@ export function mapEventRow(row: EventRow): StoredEvent {
     headers:
       typeof row.headers === 'string' ? (JSON.parse(row.headers) as Record<string, string>) : row.headers,
     body: row.body,
+    bodySha256: row.body_sha256,
   };
+}
+
+export function mapClaimedEventRow(row: ClaimedEventRow): ClaimedEvent {
+  return { ...mapEventRow(row), claimToken: Number(row.claim_token) };
 }
 
 /** An event row of list-finished-events, with its scrub time (migration 002). */
@@ -123,7 +136,7 @@ export function mapAttemptRow(row: AttemptRow): Attempt {
 }
 
 /** Claims come back from UPDATE ... RETURNING in no promised order: put them in claim order. */
-export function sortByClaimOrder(events: StoredEvent[]): StoredEvent[] {
+export function sortByClaimOrder<E extends StoredEvent>(events: E[]): E[] {
   return events.sort(
     (a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
@@ -180,6 +193,40 @@ export function keepInputOrder(ids: string[], reported: Iterable<string>): strin
   return ids.filter((id, index) => set.has(id) && ids.indexOf(id) === index);
 }
 
+/** The given claims the database reported as applied (id and token both), in the caller's order, once each. */
+export function keepAppliedClaims<C extends { eventId: string; token: number }>(
+  claims: C[],
+  reported: Iterable<{ id: string; claim_token: number | string }>,
+): C[] {
+  const applied = new Set<string>();
+  for (const row of reported) applied.add(`${row.id}\u0000${Number(row.claim_token)}`);
+  const seen = new Set<string>();
+  return claims.filter((claim) => {
+    const key = `${claim.eventId}\u0000${claim.token}`;
+    if (!applied.has(key) || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** One verdict per event: a repeated event id in one call keeps its first verdict. */
+export function firstPerEvent<R extends { eventId: string }>(results: R[]): R[] {
+  const seen = new Set<string>();
+  return results.filter((r) => !seen.has(r.eventId) && seen.add(r.eventId));
+}
+
+/**
+ * A row the database refused (its data, not the connection): the committer answers 400 for
+ * that delivery alone and records the rest of the batch without it.
+ */
+export function rowRefused(engine: 'SQLite' | 'PostgreSQL', cause: unknown): StoreRowRefusedError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new StoreRowRefusedError(
+    `${engine} refused to store this delivery (${reason}); nothing of it was stored. The event id, type or body cannot be stored as given: check what the provider sent.`,
+    { cause },
+  );
+}
+
 /**
  * Wrap an engine failure so the HTTP layer answers 503 and the provider retries. The message
  * says what was attempted and what to check; the engine's own error stays as `cause`.
@@ -188,8 +235,8 @@ export function storeUnavailable(
   engine: 'SQLite' | 'PostgreSQL',
   action: string,
   cause: unknown,
-): StoreUnavailableError {
-  if (cause instanceof StoreUnavailableError) return cause;
+): StoreUnavailableError | StoreRowRefusedError {
+  if (cause instanceof StoreUnavailableError || cause instanceof StoreRowRefusedError) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   const advice =
     engine === 'PostgreSQL'

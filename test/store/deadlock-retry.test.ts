@@ -38,13 +38,13 @@ describe('PostgreSQL store under a deadlock', () => {
   });
 
   it('runs a statement aborted as the deadlock victim again, and the delivery is recorded', async () => {
-    await store.recordEvents([delivery('evt_a'), delivery('evt_b')], Date.now());
+    await store.recordEvents([delivery('evt_a'), delivery('evt_b')]);
     await client.query("SET deadlock_timeout = '5s'");
     await client.query('BEGIN');
     await client.query("UPDATE events SET updated_at = now() WHERE dedupe_key = 'evt_b'");
 
     // The upsert locks evt_a, then waits for evt_b.
-    const recording = store.recordEvents([delivery('evt_a'), delivery('evt_b')], Date.now());
+    const recording = store.recordEvents([delivery('evt_a'), delivery('evt_b')]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     // Closing the cycle: this session waits for evt_a. The store's statement has waited longer,
     // so its deadlock check (after 1 s) runs first and makes it the victim.

@@ -146,7 +146,15 @@ describe('migrations on PostgreSQL', () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema],
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['attempts', 'events', 'hookbox_migrations']);
+    expect(tables.map((t) => t.table_name)).toEqual([
+      'attempts',
+      'deliveries',
+      'delivery_attempts',
+      'destination_states',
+      'event_bodies',
+      'events',
+      'hookbox_migrations',
+    ]);
   });
 
   it('refuses a database migrated by a newer Hookbox', async () => {

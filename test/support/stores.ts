@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { Clock } from '../../src/clock.ts';
 import { describeDatabaseUrl } from '../../src/store/open-store.ts';
-import { createPostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.ts';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/store/types.ts';
 
@@ -50,8 +51,12 @@ export async function queryPostgres<R = Record<string, unknown>>(
 
 export interface TestStore {
   store: Store;
-  /** Another store on the same database (same SQLite file / same PostgreSQL schema), closed by cleanup. */
-  openSibling(): Store;
+  /**
+   * Another store on the same database (same SQLite file / same PostgreSQL schema), closed by
+   * cleanup; with its own clock when given (a seeder writing "days ago").
+   */
+  /** Another store on the same database; `clock: null` runs it on the real clock (PostgreSQL's own). */
+  openSibling(options?: { clock?: Clock | null }): Store;
   /** The SQLite file (SQLite only). */
   path?: string;
   /** The schema everything lives in (PostgreSQL only). */
@@ -59,35 +64,58 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
+export interface TestStoreOptions {
+  migrate?: boolean;
+  /**
+   * The clock the store decides leases and due times by. Absent: the real one (the database's
+   * own on PostgreSQL), as in production.
+   */
+  clock?: Clock;
+  /** PostgreSQL pool sizes by role. */
+  pools?: PostgresStoreOptions['pools'];
+  /** PostgreSQL statement deadlines by role. */
+  deadlinesMs?: PostgresStoreOptions['deadlinesMs'];
+}
+
+/** Pool sizes of test stores unless a test says otherwise. */
+export const testPoolSizes = { ingest: 2, worker: 2, handlers: 3, queries: 2 } as const;
+
 /** A migrated store in a fresh location: a temp SQLite file or a fresh PostgreSQL schema. */
-export async function createTestStore(
-  engine: Engine,
-  options: { migrate?: boolean } = {},
-): Promise<TestStore> {
+export async function createTestStore(engine: Engine, options: TestStoreOptions = {}): Promise<TestStore> {
   const opened: Store[] = [];
-  let open: () => Store;
+  let open: (clock: { clock?: Clock }) => Store;
   let dropLocation: () => Promise<void>;
   let location: { path?: string; schema?: string };
 
   if (engine === 'sqlite') {
     const dir = await mkdtemp(join(tmpdir(), 'hookbox-store-'));
     const path = join(dir, 'hookbox.db');
-    open = () => createSqliteStore({ path });
+    open = (clock) => createSqliteStore({ path, ...clock });
     dropLocation = () => rm(dir, { recursive: true, force: true });
     location = { path };
   } else {
     // Fail loudly (never skip) when PostgreSQL is down, so a green run always covers both engines.
     await queryPostgres('SELECT 1');
     const schema = uniqueSchemaName();
-    open = () => createPostgresStore({ connectionString: postgresTestUrl(), schema, poolSize: 8 });
+    open = (clock) =>
+      createPostgresStore({
+        connectionString: postgresTestUrl(),
+        schema,
+        ...clock,
+        // Test files run in parallel against one PostgreSQL (max_connections 100 here): small
+        // pools by default, the production sizes only where a test asks for them.
+        pools: { ...testPoolSizes, ...options.pools },
+        ...(options.deadlinesMs ? { deadlinesMs: options.deadlinesMs } : {}),
+      });
     dropLocation = async () => {
       await queryPostgres(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     };
     location = { schema };
   }
 
-  const openTracked = () => {
-    const store = open();
+  const openTracked = (siblingOptions: { clock?: Clock | null } = {}) => {
+    const clock = siblingOptions.clock === null ? undefined : (siblingOptions.clock ?? options.clock);
+    const store = open(clock ? { clock } : {});
     opened.push(store);
     return store;
   };
@@ -105,5 +133,5 @@ export async function createTestStore(
       throw error;
     }
   }
-  return { store, openSibling: openTracked, ...location, cleanup };
+  return { store, openSibling: (siblingOptions) => openTracked(siblingOptions), ...location, cleanup };
 }

@@ -1,40 +1,59 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../../clock.ts';
+import { eventIdFloor } from '../../ids.ts';
+import { type BlockedKeyRow, mapBlockedKeyRow } from '../blocked-keys.ts';
 import { migrationError, readMigrations, selectPendingMigrations } from '../migrate.ts';
-import { answerDeliveries, groupDeliveries, type RecordedRow } from '../record-batch.ts';
+import {
+  answerDeliveries,
+  groupDeliveries,
+  isClaimedAtIngest,
+  type RecordedRow,
+  unclaimedStatus,
+} from '../record-batch.ts';
 import {
   type AttemptRow,
+  type ClaimedEventRow,
   type EventGroupRow,
   type EventRow,
   type EventSummaryRow,
+  firstPerEvent,
   foldEventGroups,
-  keepInputOrder,
   mapArchivableRow,
   mapAttemptRow,
+  mapClaimedEventRow,
   mapEventRow,
   mapEventSummaryRow,
   normalizeStatuses,
+  rowRefused,
   sortByClaimOrder,
   sortSamples,
   storeUnavailable,
 } from '../rows.ts';
 import { readSqlFiles } from '../sql-files.ts';
 import { foldTimeSeries, type TimeSeriesRow } from '../time-series.ts';
-import type { AttemptResult, EventFilter, EventStatus, Store } from '../types.ts';
+import type { Claim, ClaimedEvent, EventFilter, EventStatus, OrderingRef, Store } from '../types.ts';
+import { promoteOrderingKeys, refOf } from './ordering.ts';
+import { createSqliteDeliveries } from './sqlite-deliveries.ts';
 
 const statementNames = [
   'create-migrations-table',
   'list-applied-migrations',
   'record-migration',
-  'record-event',
+  'insert-event',
+  'count-duplicate',
+  'insert-event-body',
   'claim-events',
   'claim-event-by-id',
-  'extend-leases',
+  'read-event-body',
+  'extend-lease',
+  'note-held-attempt',
   'finish-attempt',
+  'record-finished-attempt',
   'insert-attempt',
-  'record-expired-leases',
-  'reclaim-expired-leases',
+  'find-expired-leases',
+  'reclaim-expired-lease',
   'get-event',
   'find-event-by-dedupe-key',
   'list-attempts',
@@ -46,6 +65,9 @@ const statementNames = [
   'mark-failed',
   'delete-event',
   'delete-processed-before',
+  'delete-finished-events',
+  'delete-attempts',
+  'delete-bodies',
   'find-duplicate-bodies',
   'list-redelivered-events',
   'summarize-events',
@@ -53,12 +75,16 @@ const statementNames = [
   'list-attempt-durations',
   'count-failed-attempts',
   'list-processing-latencies',
-  'record-stuck-processing',
-  'requeue-stuck-processing',
+  'count-held-longer-than',
   'aggregate-time-series',
   'scrub-bodies-before',
+  'last-scrub-candidate',
   'list-finished-events',
-  'delete-finished-events',
+  // Ordering (src/store/sqlite/ordering.ts).
+  'promote-ordering-key',
+  'list-ordering-keys',
+  'list-blocked-keys',
+  'skip-blocked-head',
 ] as const;
 type StatementName = (typeof statementNames)[number];
 
@@ -70,6 +96,18 @@ const stuckLockTimeoutMs = 100;
 export interface SqliteStoreOptions {
   /** A file path (its folder is created when missing) or `:memory:`. */
   path: string;
+  /** The time leases and due times are decided by; default the system clock (tests inject one). */
+  clock?: Clock;
+}
+
+/**
+ * What an engine error means for the call that got it: a constraint the row broke, a value too
+ * big or of the wrong type is that row's fault; anything else (busy, full, I/O, read-only,
+ * corrupt) means the store is unavailable.
+ */
+export function classifySqliteError(error: unknown): 'row' | 'unavailable' {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  return /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH)/.test(code) ? 'row' : 'unavailable';
 }
 
 /** Filter parameters bound as NULL when absent, matching the `(@x IS NULL OR ...)` SQL. */
@@ -80,20 +118,44 @@ function bindFilter(filter: EventFilter) {
     provider: filter.provider ?? null,
     statuses: statuses ? JSON.stringify(statuses) : null,
     eventType: filter.eventType ?? null,
-    since: filter.since ?? null,
-    until: filter.until ?? null,
+    sinceId: filter.since === undefined ? null : eventIdFloor(filter.since),
+    untilId: filter.until === undefined ? null : eventIdFloor(filter.until),
     search: filter.search ?? null,
   };
+}
+
+/**
+ * A migration that edits the schema text (SQLite's documented way to widen a CHECK, see
+ * migrations/005) switches writable_schema on; better-sqlite3's defensive mode forbids that
+ * unless unsafe mode is on for the migration, and other connections re-read the schema only
+ * once schema_version moves.
+ */
+function applySqliteMigration(db: Database.Database, migrationSql: string): void {
+  const rewritesSchema = /PRAGMA\s+writable_schema\s*=\s*ON/i.test(migrationSql);
+  if (!rewritesSchema) {
+    db.exec(migrationSql);
+    return;
+  }
+  const version = db.pragma('schema_version', { simple: true }) as number;
+  db.unsafeMode(true);
+  try {
+    db.exec(migrationSql);
+    db.pragma(`schema_version = ${version + 1}`);
+  } finally {
+    db.unsafeMode(false);
+  }
 }
 
 /**
  * The embedded store: one SQLite file in WAL mode, fsynced on every commit. better-sqlite3 is
  * synchronous, so each method runs to completion before the event loop moves on; write
  * transactions are IMMEDIATE so several processes sharing the file wait on busy_timeout
- * instead of failing a lock upgrade halfway.
+ * instead of failing a lock upgrade halfway. Every lease and verdict is fenced by its claim
+ * token.
  */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
   const { path } = options;
+  const clock = options.clock ?? systemClock;
   const inMemory = path === ':memory:' || path === '';
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
 
@@ -107,7 +169,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
   } catch (error) {
     throw storeUnavailable('SQLite', `open the database at ${path}`, error);
   }
@@ -141,19 +202,81 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     const waitBriefly = lockStuck;
     if (waitBriefly) db.pragma(`busy_timeout = ${stuckLockTimeoutMs}`);
     try {
-      const result = attempt(action, () => db.transaction(work).immediate());
+      const result = db.transaction(work).immediate();
       lockStuck = false;
       return result;
     } catch (error) {
-      if (/^SQLITE_BUSY/.test(String((error as { cause?: { code?: unknown } }).cause?.code)))
-        lockStuck = true;
-      throw error;
+      if (/^SQLITE_BUSY/.test(String((error as { code?: unknown }).code))) lockStuck = true;
+      throw storeUnavailable('SQLite', action, error);
     } finally {
       if (waitBriefly) db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     }
   }
 
+  /**
+   * SQLite has one writer: the hot writes that arrive in one turn of the event loop (a batch of
+   * deliveries from group commit, a batch of verdicts from the worker) share one transaction, one
+   * commit and one write of each page they both touch (a just-claimed event's row is usually on
+   * the page its verdict rewrites). If the shared transaction fails, each write runs again alone,
+   * so each caller learns about its own write only.
+   */
+  let sharedWrites: {
+    action: string;
+    work: () => unknown;
+    settle: (error: unknown, value?: unknown) => void;
+  }[] = [];
+  function inSharedTransaction<T>(action: string, work: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      sharedWrites.push({
+        action,
+        work,
+        settle: (error, value) => (error === undefined ? resolve(value as T) : reject(error)),
+      });
+      if (sharedWrites.length === 1) setImmediate(runSharedWrites);
+    });
+  }
+  function runSharedWrites(): void {
+    const writes = sharedWrites;
+    sharedWrites = [];
+    if (writes.length > 1) {
+      let values: unknown[] | undefined;
+      try {
+        values = immediate(`write ${writes.length} batches together`, () => writes.map((w) => w.work()));
+      } catch {
+        // Rolled back whole: below, each write is tried on its own.
+      }
+      if (values) {
+        for (const [i, write] of writes.entries()) write.settle(undefined, values[i]);
+        return;
+      }
+    }
+    for (const write of writes) {
+      try {
+        write.settle(undefined, immediate(write.action, write.work));
+      } catch (error) {
+        write.settle(error);
+      }
+    }
+  }
+
+  // Destinations (issue 14): the DeliveryStore role, in its own module.
+  const deliveries = createSqliteDeliveries({
+    db: () => db,
+    clock,
+    immediate,
+    attempt,
+    // Ordering (docs/ordering.md): a delivering event that settles frees its key for the next.
+    promoteKeysOf: (eventIds, now) => eventIds.length > 0 && promote(orderingKeysOf(eventIds), now),
+    wakePromoted: () => notifyPromoted(),
+  });
+
   const listeners = new Set<() => void>();
+
+  /** After a commit that promoted ordered events: their handlers and their deliveries are due. */
+  function notifyPromoted(): void {
+    notifyListeners();
+    deliveries.notifyDue();
+  }
 
   function notifyListeners(): void {
     for (const listener of listeners) {
@@ -197,31 +320,59 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return rows.map((r) => r.id);
   }
 
-  function finishOne(workerId: string, result: AttemptResult, now: number): boolean {
-    const row = statement('finish-attempt').get({
-      eventId: result.eventId,
-      workerId,
-      outcome: result.outcome,
-      error: result.error ?? null,
-      nextAttemptAt: result.nextAttemptAt ?? null,
-      now,
-    }) as { id: string; attempts: number } | undefined;
-    if (!row) return false;
-    insertAttempt({
-      eventId: row.id,
-      // A release gave the attempt back, so the attempt that ran was the one before the decrement.
-      attemptNumber: result.outcome === 'released' ? row.attempts + 1 : row.attempts,
-      workerId,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
-      outcome: result.outcome,
-      error: result.error ?? null,
+  /** Claimed rows come back without their bodies (RETURNING sees only `events`): add them. */
+  function withBodies(rows: ClaimedEventRow[]): ClaimedEvent[] {
+    return rows.map((row) => {
+      const body = statement('read-event-body').get({ id: row.id }) as
+        | Pick<EventRow, 'headers' | 'body' | 'body_sha256'>
+        | undefined;
+      if (!body) throw new Error(`event ${row.id} has no body row: the store is inconsistent.`);
+      return mapClaimedEventRow({ ...row, ...body });
     });
-    return true;
+  }
+
+  // ---- Ordering (docs/ordering.md): a write that changes keys' events promotes their heads ----
+  /** Promote these keys' heads (inside the caller's transaction); true when an event became runnable. */
+  function promote(refs: Iterable<OrderingRef | null | undefined>, now: number): boolean {
+    return promoteOrderingKeys(statement, refs, now) > 0;
+  }
+  function orderingKeysOf(ids: string[]): OrderingRef[] {
+    const rows = statement('list-ordering-keys').all({ ids: JSON.stringify(ids) }) as {
+      source: string;
+      ordering_key: string;
+    }[];
+    return rows.map((r) => ({ source: r.source, key: r.ordering_key }));
+  }
+
+  /** An operator's write, then the promotion of the keys it touched, in one IMMEDIATE transaction. */
+  function writeAndPromote<T>(
+    action: string,
+    work: (now: number) => { value: T; refs: Iterable<OrderingRef | null | undefined> },
+  ): T {
+    const now = clock.now();
+    let promoted = false;
+    const value = immediate(action, () => {
+      const result = work(now);
+      promoted = promote(result.refs, now);
+      return result.value;
+    });
+    if (promoted) notifyPromoted();
+    return value;
+  }
+
+  /** Deletes what goes with deleted events (no foreign keys: see migration 003). */
+  function deleteBelongings(ids: string[]): number {
+    if (ids.length === 0) return 0;
+    const list = JSON.stringify(ids);
+    statement('delete-attempts').run({ ids: list });
+    statement('delete-bodies').run({ ids: list });
+    deliveries.deleteDeliveriesOf(list);
+    return ids.length;
   }
 
   const store: Store = {
     engine: 'sqlite',
+    ...deliveries.methods,
 
     async migrate() {
       let current: (typeof migrations)[number] | null = null;
@@ -232,7 +383,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           const record = db.prepare(sql['record-migration']);
           for (const migration of selectPendingMigrations(migrations, applied)) {
             current = migration;
-            db.exec(migration.sql);
+            applySqliteMigration(db, migration.sql);
             record.run({ version: migration.version, name: migration.name, appliedAt: Date.now() });
           }
           current = null;
@@ -251,92 +402,282 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     async close() {
       listeners.clear();
+      deliveries.close();
       if (db.open) db.close();
     },
 
-    async recordEvents(events, now) {
+    async now() {
+      return clock.now();
+    },
+
+    async recordEvents(events, claim) {
       if (events.length === 0) return [];
       const groups = groupDeliveries(events);
       const recorded = new Map<(typeof groups)[number], RecordedRow>();
-      immediate(`record ${events.length} event(s); nothing of the batch was stored`, () => {
-        for (const group of groups) {
-          const { event } = group;
-          const row = statement('record-event').get({
-            id: event.id,
-            source: event.source,
-            provider: event.provider,
-            dedupeKey: event.dedupeKey,
-            eventType: event.eventType,
-            receivedAt: event.receivedAt,
-            deliveryCount: group.positions.length,
-            lastDeliveryAt: group.lastDeliveryAt,
-            headers: JSON.stringify(event.headers),
-            body: event.body,
-            bodySha256: event.bodySha256,
-            now,
-          }) as { id: string; status: EventStatus; delivery_count: number };
-          recorded.set(group, { id: row.id, status: row.status, deliveryCount: row.delivery_count });
-        }
-      });
+      const now = clock.now();
+      let unclaimedNew = false;
+      let promoted = false;
+      let deliveriesCreated = false;
+      try {
+        await inSharedTransaction(`record ${events.length} event(s); nothing of the batch was stored`, () => {
+          // From scratch each time: a shared transaction that failed runs this again on its own.
+          recorded.clear();
+          unclaimedNew = false;
+          promoted = false;
+          deliveriesCreated = false;
+          const orderingRefs: OrderingRef[] = [];
+          const insertEvent = statement('insert-event');
+          const insertBody = statement('insert-event-body');
+          const lockedUntil = now + (claim?.leaseMs ?? 0);
+          const workerId = claim?.workerId ?? null;
+          for (const group of groups) {
+            const { event } = group;
+            const claimed = isClaimedAtIngest(group, claim);
+            const { ordering } = event;
+            if (ordering) orderingRefs.push({ source: event.source, key: ordering.key });
+            const status = claimed ? 'processing' : unclaimedStatus(event);
+            const inserted = insertEvent.run(
+              event.id,
+              event.source,
+              event.provider,
+              event.dedupeKey,
+              event.eventType,
+              status,
+              claimed ? 1 : 0,
+              claimed ? 1 : 0,
+              ordering ? now + ordering.holdMs : now,
+              claimed ? workerId : null,
+              claimed ? now : null,
+              claimed ? lockedUntil : null,
+              event.receivedAt,
+              group.positions.length,
+              group.lastDeliveryAt,
+              now,
+              ordering?.key ?? null,
+              ordering?.orderedAt ?? null,
+              ordering?.onDead ?? null,
+            );
+            if (inserted.changes === 1) {
+              insertBody.run(event.id, JSON.stringify(event.headers), event.body, event.bodySha256);
+              if (status === 'pending') unclaimedNew = true;
+              if (event.destinations?.length) {
+                deliveries.insertDeliveries(event.id, event.source, event.destinations, now);
+                deliveriesCreated = true;
+              }
+              // A new row holds exactly what was written: no need to read it back.
+              recorded.set(group, {
+                id: event.id,
+                status,
+                deliveryCount: group.positions.length,
+                ...(claimed
+                  ? { claim: { token: 1, lockedAt: now, lockedUntil, nextAttemptAt: now, updatedAt: now } }
+                  : {}),
+              });
+              continue;
+            }
+            const row = statement('count-duplicate').get(
+              group.positions.length,
+              group.lastDeliveryAt,
+              now,
+              event.source,
+              event.dedupeKey,
+            ) as { id: string; status: EventStatus; delivery_count: number };
+            recorded.set(group, { id: row.id, status: row.status, deliveryCount: row.delivery_count });
+          }
+          if (orderingRefs.length > 0) promoted = promote(orderingRefs, now);
+        });
+      } catch (error) {
+        const cause = (error as { cause?: unknown }).cause;
+        if (classifySqliteError(cause) === 'row') throw rowRefused('SQLite', cause);
+        throw error;
+      }
       const results = answerDeliveries(events.length, groups, (group) => recorded.get(group)!);
-      if (results.some((r) => !r.duplicate)) notifyListeners();
+      if (unclaimedNew) notifyListeners();
+      if (promoted) notifyPromoted();
+      if (deliveriesCreated) deliveries.notifyDue();
       return results;
     },
 
-    async claimEvents({ workerId, limit, leaseMs, now, excludeSources }) {
+    async claimEvents({ workerId, limit, leaseMs, excludeSources }) {
       if (limit <= 0) return [];
-      const rows = immediate('claim events', () =>
-        statement('claim-events').all({
-          workerId,
-          now,
-          lockedUntil: now + leaseMs,
-          limit,
-          excludedSources: excludeSources?.length ? JSON.stringify(excludeSources) : null,
-        }),
-      ) as EventRow[];
-      return sortByClaimOrder(rows.map(mapEventRow));
+      const now = clock.now();
+      const events = immediate('claim events', () =>
+        withBodies(
+          statement('claim-events').all({
+            workerId,
+            now,
+            lockedUntil: now + leaseMs,
+            limit,
+            excludedSources: excludeSources?.length ? JSON.stringify(excludeSources) : null,
+          }) as ClaimedEventRow[],
+        ),
+      );
+      return sortByClaimOrder(events);
     },
 
-    async claimEventById(id, { workerId, leaseMs, now }) {
-      const row = immediate('claim an event', () =>
-        statement('claim-event-by-id').get({ id, workerId, now, lockedUntil: now + leaseMs }),
-      ) as EventRow | undefined;
-      return row ? mapEventRow(row) : null;
+    async claimEventById(id, { workerId, leaseMs, ignoreBackoff }) {
+      const now = clock.now();
+      const events = immediate('claim an event', () =>
+        withBodies(
+          statement('claim-event-by-id').all({
+            id,
+            workerId,
+            now,
+            lockedUntil: now + leaseMs,
+            ignoreBackoff: ignoreBackoff ? 1 : 0,
+          }) as ClaimedEventRow[],
+        ),
+      );
+      return events[0] ?? null;
     },
 
-    async extendLeases(workerId, eventIds, lockedUntil, now) {
-      if (eventIds.length === 0) return [];
-      const rows = immediate('extend leases', () =>
-        statement('extend-leases').all({ ids: JSON.stringify(eventIds), workerId, lockedUntil, now }),
-      ) as { id: string }[];
-      return keepInputOrder(
-        eventIds,
-        rows.map((r) => r.id),
+    async extendLeases(claims, leaseMs) {
+      if (claims.length === 0) return [];
+      const now = clock.now();
+      return immediate('extend leases', () =>
+        claims.filter(
+          (claim) =>
+            statement('extend-lease').get({
+              eventId: claim.eventId,
+              token: claim.token,
+              lockedUntil: now + leaseMs,
+              now,
+            }) !== undefined,
+        ),
       );
     },
 
-    async finishAttempts(workerId, results, now) {
-      if (results.length === 0) return [];
-      const applied = immediate('finish attempts', () => {
-        const ids: string[] = [];
-        const seen = new Set<string>();
-        for (const result of results) {
-          // A repeated id in one call: the first verdict wins, as the fence would make it on PostgreSQL.
-          if (seen.has(result.eventId)) continue;
-          seen.add(result.eventId);
-          if (finishOne(workerId, result, now)) ids.push(result.eventId);
+    async recordAttempts(workerId, records) {
+      if (records.length === 0) return [];
+      const now = clock.now();
+      return immediate('record attempts', () => {
+        const applied: Claim[] = [];
+        for (const record of firstPerEvent(records)) {
+          const row = statement('note-held-attempt').get({
+            eventId: record.eventId,
+            token: record.token,
+            error: record.error,
+            now,
+          }) as { id: string; attempts: number } | undefined;
+          if (!row) continue;
+          insertAttempt({
+            eventId: row.id,
+            attemptNumber: row.attempts,
+            workerId,
+            startedAt: record.startedAt,
+            finishedAt: record.finishedAt,
+            outcome: record.outcome,
+            error: record.error,
+          });
+          applied.push({ eventId: record.eventId, token: record.token });
         }
-        return ids;
+        return applied;
       });
+    },
+
+    async finishAttempts(workerId, results) {
+      if (results.length === 0) return [];
+      const now = clock.now();
+      let promoted = false;
+      const applied = await inSharedTransaction('finish attempts', () => {
+        promoted = false;
+        const applied: Claim[] = [];
+        const orderingRefs: OrderingRef[] = [];
+        for (const result of firstPerEvent(results)) {
+          const fence = { eventId: result.eventId, token: result.token };
+          // The audit row first: it reads the attempt number off the held row, and its own fence
+          // says whether the verdict applies (then the update below applies too).
+          if (!result.alreadyRecorded) {
+            const recorded = statement('record-finished-attempt').run({
+              ...fence,
+              workerId,
+              startedAt: result.startedAt,
+              finishedAt: result.finishedAt,
+              durationMs: Math.max(0, result.finishedAt - result.startedAt),
+              outcome: result.outcome,
+              error: result.error ?? null,
+            });
+            if (recorded.changes === 0) continue;
+          }
+          const finished = statement('finish-attempt').run({
+            ...fence,
+            outcome: result.outcome,
+            error: result.error ?? null,
+            retryDelayMs: Math.max(0, Math.round(result.retryDelayMs ?? 0)),
+            now,
+          });
+          if (finished.changes === 0) continue;
+          if (result.outcome === 'processed' || result.outcome === 'ignored') {
+            deliveries.settleAfterHandlers(result.eventId);
+          }
+          applied.push({ eventId: result.eventId, token: result.token });
+          if (result.ordering) orderingRefs.push(result.ordering);
+        }
+        if (orderingRefs.length > 0) promoted = promote(orderingRefs, now);
+        return applied;
+      });
+      if (promoted) notifyPromoted();
       return applied;
     },
 
-    async reclaimExpiredLeases(now, maxAttempts) {
-      const rows = immediate('reclaim expired leases', () => {
-        statement('record-expired-leases').run({ now });
-        return statement('reclaim-expired-leases').all({ now, maxAttempts }) as { id: string }[];
+    async findExpiredLeases(limit) {
+      const rows = attempt('find expired leases', () =>
+        statement('find-expired-leases').all({ now: clock.now(), limit }),
+      ) as {
+        id: string;
+        claim_token: number;
+        source: string;
+        attempts: number;
+        locked_by: string | null;
+        locked_at: number | null;
+        ordering_key: string | null;
+      }[];
+      return rows.map((r) => ({
+        ...(r.ordering_key !== null ? { ordering: { source: r.source, key: r.ordering_key } } : {}),
+        eventId: r.id,
+        token: r.claim_token,
+        source: r.source,
+        attempts: r.attempts,
+        lockedBy: r.locked_by,
+        lockedAt: r.locked_at,
+      }));
+    },
+
+    async reclaimExpiredLeases(reclaims) {
+      if (reclaims.length === 0) return [];
+      const now = clock.now();
+      let promoted = false;
+      const ids = immediate('reclaim expired leases', () => {
+        const reclaimed: string[] = [];
+        const orderingRefs: OrderingRef[] = [];
+        for (const reclaim of firstPerEvent(reclaims)) {
+          const error = `lease expired (worker ${reclaim.lockedBy ?? 'unknown'} stopped before finishing)`;
+          const row = statement('reclaim-expired-lease').get({
+            eventId: reclaim.eventId,
+            token: reclaim.token,
+            outcome: reclaim.outcome,
+            retryDelayMs: Math.max(0, Math.round(reclaim.retryDelayMs)),
+            error,
+            now,
+          }) as { id: string; attempts: number } | undefined;
+          if (!row) continue;
+          insertAttempt({
+            eventId: row.id,
+            attemptNumber: row.attempts,
+            workerId: reclaim.lockedBy ?? 'unknown',
+            startedAt: reclaim.lockedAt ?? now,
+            finishedAt: now,
+            outcome: 'lease_expired',
+            error,
+          });
+          reclaimed.push(row.id);
+          if (reclaim.ordering) orderingRefs.push(reclaim.ordering);
+        }
+        promoted = orderingRefs.length > 0 && promote(orderingRefs, now);
+        return reclaimed;
       });
-      return rows.map((r) => r.id).sort();
+      if (promoted) notifyPromoted();
+      return ids.sort();
     },
 
     async beginEventTransaction() {
@@ -394,32 +735,40 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return row.count;
     },
 
-    async listRetryableEvents(now, limit) {
+    async listRetryableEvents(limit) {
       const rows = attempt('list retryable events', () =>
-        statement('list-retryable-events').all({ now, limit }),
+        statement('list-retryable-events').all({ now: clock.now(), limit }),
       ) as EventSummaryRow[];
       return rows.map(mapEventSummaryRow);
     },
 
-    async markProcessed(id, now) {
-      const ids = immediate('mark an event processed', () => markProcessedIds([id], now));
-      return ids.length === 1;
+    async markProcessed(id) {
+      return (await store.bulkMarkProcessed([id])) === 1;
     },
 
-    async bulkMarkProcessed(ids, now) {
+    async bulkMarkProcessed(ids) {
       if (ids.length === 0) return 0;
-      return immediate('mark events processed', () => markProcessedIds([...new Set(ids)], now)).length;
+      const unique = [...new Set(ids)];
+      return writeAndPromote('mark events processed', (now) => ({
+        refs: orderingKeysOf(unique),
+        value: markProcessedIds(unique, now),
+      })).length;
     },
 
-    async markFailed(id, error, nextAttemptAt, maxAttempts, now) {
-      const row = immediate('mark an event failed', () => {
-        const updated = statement('mark-failed').get({ id, error, nextAttemptAt, maxAttempts, now }) as
-          | EventRow
-          | undefined;
+    async markFailed(id, error, retryDelayMs, maxAttempts) {
+      const changed = writeAndPromote('mark an event failed', (now) => {
+        const refs = orderingKeysOf([id]);
+        const updated = statement('mark-failed').get({
+          id,
+          error,
+          retryDelayMs: Math.max(0, Math.round(retryDelayMs)),
+          maxAttempts,
+          now,
+        }) as { id: string; status: string; attempts: number } | undefined;
         if (updated) {
           insertAttempt({
             eventId: id,
-            attemptNumber: updated.attempts as number,
+            attemptNumber: updated.attempts,
             workerId: 'manual',
             startedAt: now,
             finishedAt: now,
@@ -427,40 +776,74 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             error,
           });
         }
-        return updated;
+        return { refs, value: updated !== undefined };
       });
-      return row ? mapEventRow(row) : null;
+      return changed ? store.getEvent(id) : null;
     },
 
-    async requeueEvents(filter, now) {
+    async requeueEvents(filter) {
       if (filter.ids && filter.ids.length === 0) return 0;
-      const info = immediate('requeue events', () =>
-        statement('requeue-events').run({
+      return writeAndPromote('requeue events', (now) => {
+        const rows = statement('requeue-events').all({
           ...bindFilter(filter),
           ids: filter.ids ? JSON.stringify(filter.ids) : null,
           now,
-        }),
-      );
-      return info.changes;
+        }) as { source: string; ordering_key: string | null }[];
+        return { refs: rows.map(refOf), value: rows.length };
+      });
     },
 
     async deleteEvent(id) {
-      const info = immediate('delete an event', () => statement('delete-event').run({ id }));
-      return info.changes > 0;
+      return writeAndPromote('delete an event', () => {
+        const refs = orderingKeysOf([id]);
+        const rows = statement('delete-event').all({ id }) as { id: string }[];
+        return { refs, value: deleteBelongings(rows.map((r) => r.id)) > 0 };
+      });
+    },
+
+    async listBlockedKeys(limit) {
+      const rows = attempt('list blocked keys', () =>
+        statement('list-blocked-keys').all({ limit }),
+      ) as BlockedKeyRow[];
+      return rows.map(mapBlockedKeyRow);
+    },
+
+    async unblockKey(source, key, action) {
+      return writeAndPromote('unblock a key', (now) => {
+        const head = statement('skip-blocked-head').get({
+          source,
+          key,
+          now,
+          skip: action === 'skip' ? 1 : 0,
+        }) as { id: string } | undefined;
+        if (head && action === 'retry') {
+          statement('requeue-events').all({
+            ...bindFilter({}),
+            ids: JSON.stringify([head.id]),
+            now,
+          });
+        }
+        return { refs: [{ source, key }], value: head?.id ?? null };
+      });
     },
 
     async deleteProcessedBefore(before, limit) {
-      const info = immediate('delete processed events', () =>
-        statement('delete-processed-before').run({ before, limit: limit ?? -1 }),
-      );
-      return info.changes;
+      return immediate('delete processed events', () => {
+        const rows = statement('delete-processed-before').all({ before, limit: limit ?? -1 }) as {
+          id: string;
+        }[];
+        return deleteBelongings(rows.map((r) => r.id));
+      });
     },
 
-    async scrubBodiesBefore(before, now, limit) {
-      const info = immediate('scrub bodies of processed events', () =>
-        statement('scrub-bodies-before').run({ before, now, limit: limit ?? -1 }),
-      );
-      return info.changes;
+    async scrubBodiesBefore(before, scrubOptions = {}) {
+      const afterId = scrubOptions.afterId ?? '';
+      const limit = scrubOptions.limit ?? -1;
+      return immediate('scrub bodies of processed events', () => {
+        const info = statement('scrub-bodies-before').run({ before, now: clock.now(), afterId, limit });
+        const last = statement('last-scrub-candidate').get({ afterId, limit }) as { last_id: string | null };
+        return { count: info.changes, lastId: last.last_id };
+      });
     },
 
     async listFinishedEvents(before, afterId, limit) {
@@ -472,10 +855,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     async deleteFinishedEvents(ids, before) {
       if (ids.length === 0) return 0;
-      const info = immediate('delete archived events', () =>
-        statement('delete-finished-events').run({ ids: JSON.stringify(ids), before }),
-      );
-      return info.changes;
+      return immediate('delete archived events', () => {
+        const rows = statement('delete-finished-events').all({ ids: JSON.stringify(ids), before }) as {
+          id: string;
+        }[];
+        return deleteBelongings(rows.map((r) => r.id));
+      });
     },
 
     async findDuplicateBodies(limit) {
@@ -509,7 +894,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         // One read transaction, so the counts and the oldest pending event agree.
         return db
           .transaction(() => {
-            const groups = statement('summarize-events').all({ since: null, until: null }) as EventGroupRow[];
+            const groups = statement('summarize-events').all({
+              sinceId: null,
+              untilId: null,
+            }) as EventGroupRow[];
             const oldest = statement('find-oldest-pending').get() as
               | { id: string; source: string; event_type: string; received_at: number }
               | undefined;
@@ -533,12 +921,24 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       });
     },
 
-    async aggregateWindow(since, now, maxSamples) {
+    async countHeldLongerThan(ms) {
+      const row = attempt('count held events', () =>
+        statement('count-held-longer-than').get({ now: clock.now(), ms }),
+      ) as { count: number };
+      return row.count;
+    },
+
+    async aggregateWindow(since, until, maxSamples) {
       return attempt('aggregate the monitoring window', () =>
         db
           .transaction(() => {
-            const window = { since, until: now };
-            const groups = foldEventGroups(statement('summarize-events').all(window) as EventGroupRow[]);
+            const window = { since, until };
+            const groups = foldEventGroups(
+              statement('summarize-events').all({
+                sinceId: eventIdFloor(since),
+                untilId: eventIdFloor(until + 1),
+              }) as EventGroupRow[],
+            );
             const durations = statement('list-attempt-durations')
               .pluck()
               .all({ ...window, limit: maxSamples }) as number[];
@@ -562,19 +962,17 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       );
     },
 
-    async aggregateTimeSeries(since, now, bucketMs) {
+    async aggregateTimeSeries(since, until, bucketMs) {
       const rows = attempt('aggregate the time series', () =>
-        statement('aggregate-time-series').all({ since, until: now, bucketMs }),
+        statement('aggregate-time-series').all({
+          since,
+          until,
+          bucketMs,
+          sinceId: eventIdFloor(since),
+          untilId: eventIdFloor(until + 1),
+        }),
       ) as TimeSeriesRow[];
-      return foldTimeSeries(rows, since, now, bucketMs);
-    },
-
-    async requeueStuckProcessing(lockedBefore, now) {
-      const info = immediate('requeue stuck events', () => {
-        statement('record-stuck-processing').run({ lockedBefore, now });
-        return statement('requeue-stuck-processing').run({ lockedBefore, now });
-      });
-      return info.changes;
+      return foldTimeSeries(rows, since, until, bucketMs);
     },
   };
   return store;

@@ -1,7 +1,18 @@
 -- Archive: delete the listed events once written out, but only while they are still finished
--- and processed before $2 (one requeued or processed again since stays). Attempts go with them
--- (ON DELETE CASCADE).
-DELETE FROM events
-WHERE id = ANY ($1::text[])
-  AND status IN ('processed', 'ignored')
-  AND processed_at < $2
+-- and processed before $2 (one requeued or processed again since stays), with their bodies and
+-- attempts.
+WITH gone AS (
+  DELETE FROM events
+  WHERE id = ANY ($1::text[])
+    AND status IN ('processed', 'ignored')
+    AND processed_at < $2
+  RETURNING id
+),
+bodies AS (DELETE FROM event_bodies WHERE event_id IN (SELECT id FROM gone)),
+attempts AS (DELETE FROM attempts WHERE event_id IN (SELECT id FROM gone)),
+-- Destinations: the event's deliveries and their attempts go with it.
+deliveries_gone AS (DELETE FROM deliveries WHERE event_id IN (SELECT id FROM gone) RETURNING id),
+delivery_attempts_gone AS (
+  DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries_gone)
+)
+SELECT count(*) AS count FROM gone

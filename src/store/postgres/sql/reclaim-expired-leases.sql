@@ -1,26 +1,27 @@
--- Leases that ran out without a verdict (the worker crashed or hung): back to failed and due
--- now, or dead once the attempt budget ($2) is spent, with a lease_expired attempts row.
--- The expired CTE keeps the holder's lock columns for that row; SKIP LOCKED leaves rows a
--- worker is finishing right now to that worker.
-WITH expired AS (
-  SELECT id, locked_by, locked_at
-  FROM events
-  WHERE status = 'processing' AND locked_until <= $1
-  ORDER BY id
-  FOR UPDATE SKIP LOCKED
+-- Expired leases back to failed (due after the worker's backoff delay for that attempt) or dead
+-- once the attempt budget is spent, each with a lease_expired attempts row. Fenced by the claim
+-- token and re-checked: a holder that renewed in the meantime keeps its event.
+WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now),
+input AS (
+  SELECT *
+  FROM unnest($2::text[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+    AS i (event_id, token, outcome, retry_delay_ms, locked_by, locked_at)
 ),
 reclaimed AS (
   UPDATE events e SET
-    status = CASE WHEN e.attempts >= $2 THEN 'dead' ELSE 'failed' END,
-    next_attempt_at = $1,
-    last_error = 'lease expired (worker ' || coalesce(x.locked_by, 'unknown') || ' stopped before finishing)',
+    status = i.outcome,
+    next_attempt_at = t.now + i.retry_delay_ms * interval '1 millisecond',
+    last_error = 'lease expired (worker ' || coalesce(i.locked_by, 'unknown') || ' stopped before finishing)',
     locked_by = NULL,
     locked_until = NULL,
     locked_at = NULL,
-    updated_at = $1
-  FROM expired x
-  WHERE e.id = x.id
-  RETURNING e.id, e.attempts, e.last_error, x.locked_by, x.locked_at
+    updated_at = t.now
+  FROM input i, t
+  WHERE e.id = i.event_id
+    AND e.claim_token = i.token
+    AND e.status = 'processing'
+    AND e.locked_until <= t.now
+  RETURNING e.id, e.attempts, e.last_error, i.locked_by, i.locked_at, t.now AS now
 ),
 recorded AS (
   INSERT INTO attempts (event_id, attempt_number, worker_id, started_at, finished_at, duration_ms, outcome, error)
@@ -28,9 +29,9 @@ recorded AS (
     id,
     attempts,
     coalesce(locked_by, 'unknown'),
-    coalesce(locked_at, $1),
-    $1,
-    greatest(round(extract(epoch FROM $1::timestamptz - coalesce(locked_at, $1)) * 1000), 0)::bigint,
+    coalesce(locked_at, now),
+    now,
+    greatest(round(extract(epoch FROM now - coalesce(locked_at, now)) * 1000), 0)::bigint,
     'lease_expired',
     last_error
   FROM reclaimed

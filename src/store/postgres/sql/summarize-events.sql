@@ -1,5 +1,5 @@
 -- Counts per (status, provider, type), folded in JS into the per-dimension totals; the window
--- on received_at is optional (NULL bounds = all events).
+-- on receive time is optional (NULL bounds = all events) and arrives as id bounds.
 SELECT
   status,
   provider,
@@ -8,6 +8,6 @@ SELECT
   sum(attempts) AS attempts,
   sum(delivery_count - 1) AS extra_deliveries
 FROM events
-WHERE ($1::timestamptz IS NULL OR received_at >= $1)
-  AND ($2::timestamptz IS NULL OR received_at <= $2)
+WHERE ($1::text IS NULL OR id >= $1)
+  AND ($2::text IS NULL OR id < $2)
 GROUP BY status, provider, event_type

@@ -1,6 +1,7 @@
 SELECT
-  id, source, provider, dedupe_key, event_type, status, attempts, next_attempt_at, locked_until,
-  locked_by, locked_at, received_at, delivery_count, last_delivery_at, processed_at, last_error,
-  headers, body, body_sha256, updated_at
-FROM events
-WHERE source = @source AND dedupe_key = @dedupeKey
+  e.id, e.source, e.provider, e.dedupe_key, e.event_type, e.status, e.attempts, e.next_attempt_at,
+  e.locked_until, e.locked_by, e.locked_at, e.received_at, e.delivery_count, e.last_delivery_at,
+  e.processed_at, e.last_error, e.updated_at, b.headers, b.body, b.body_sha256
+FROM events e
+JOIN event_bodies b ON b.event_id = e.id
+WHERE e.source = @source AND e.dedupe_key = @dedupeKey

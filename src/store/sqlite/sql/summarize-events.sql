@@ -1,5 +1,5 @@
 -- Counts per (status, provider, type), folded in JS into the per-dimension totals; the window
--- on received_at is optional (NULL bounds = all events).
+-- on receive time is optional (NULL bounds = all events) and arrives as id bounds.
 SELECT
   status,
   provider,
@@ -8,6 +8,6 @@ SELECT
   sum(attempts) AS attempts,
   sum(delivery_count - 1) AS extra_deliveries
 FROM events
-WHERE (@since IS NULL OR received_at >= @since)
-  AND (@until IS NULL OR received_at <= @until)
+WHERE (@sinceId IS NULL OR id >= @sinceId)
+  AND (@untilId IS NULL OR id < @untilId)
 GROUP BY status, provider, event_type

@@ -1,0 +1,102 @@
+import type pg from 'pg';
+import type { OrderingRef } from '../types.ts';
+
+/**
+ * Ordering on PostgreSQL (docs/ordering.md): every write that changes a key's set of unfinished
+ * events runs as one transaction that first takes the keys' locks (lock-ordering-keys.sql: sorted,
+ * before any row lock, so such transactions never deadlock on each other), then does its work,
+ * then promotes each key's head as a separate statement (promote-ordering-keys.sql; under READ
+ * COMMITTED it sees every claim committed before the lock was granted). Claims try the same
+ * lock and skip an ordered row whose key is locked, so a promotion and a claim of the same key
+ * never interleave. Writes about unordered events only never come here: they run exactly the
+ * statements they always did.
+ */
+
+export type RunStatement = (
+  client: pg.PoolClient,
+  name: 'lock-ordering-keys' | 'promote-ordering-keys',
+  values: unknown[],
+) => Promise<pg.QueryResult>;
+
+function noop(): void {}
+
+/** The distinct keys among `refs` (undefined entries are unordered events). */
+export function distinctOrderingRefs(refs: Iterable<OrderingRef | null | undefined>): OrderingRef[] {
+  const seen = new Map<string, OrderingRef>();
+  for (const ref of refs) {
+    if (!ref) continue;
+    const id = JSON.stringify([ref.source, ref.key]);
+    if (!seen.has(id)) seen.set(id, { source: ref.source, key: ref.key });
+  }
+  return [...seen.values()];
+}
+
+/** Whether a failed transaction may run again: deadlock (40P01) or serialization failure (40001). */
+function isRetryable(error: unknown): boolean {
+  // The driver's error, or the one a store error wraps.
+  const e = error as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.cause?.code;
+  return code === '40P01' || code === '40001';
+}
+
+export interface OrderedTransactionOptions {
+  pool: pg.Pool;
+  refs: OrderingRef[];
+  /** The store's injected time, or null for the database's clock. */
+  now: () => Date | null;
+  channel: string;
+  run: RunStatement;
+}
+
+/**
+ * Run `work` between the keys' locks and their promotion, in one transaction on one connection
+ * of `pool`; a deadlock or serialization failure runs the whole transaction again (twice at
+ * most). `work` must only write through the client it is given.
+ */
+export async function inOrderedTransaction<T>(
+  options: OrderedTransactionOptions,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await options.pool.connect();
+    if (!client.listeners('error').includes(noop)) client.on('error', noop);
+    try {
+      const value = await runOnClient(client, options, work);
+      client.release();
+      return value;
+    } catch (error) {
+      client.release(error instanceof Error && !isRetryable(error) ? error : undefined);
+      if (attempt >= 3 || !isRetryable(error)) throw error;
+    }
+  }
+}
+
+/** The same on a connection already inside a transaction (a handler's ctx.tx): lock, work, promote. */
+export async function orderWithin<T>(
+  client: pg.PoolClient,
+  options: Omit<OrderedTransactionOptions, 'pool'>,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const sources = options.refs.map((r) => r.source);
+  const keys = options.refs.map((r) => r.key);
+  await options.run(client, 'lock-ordering-keys', [sources, keys]);
+  const value = await work(client);
+  await options.run(client, 'promote-ordering-keys', [options.now(), sources, keys, options.channel]);
+  return value;
+}
+
+async function runOnClient<T>(
+  client: pg.PoolClient,
+  options: OrderedTransactionOptions,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const value = await orderWithin(client, options, work);
+    await client.query('COMMIT');
+    return value;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(noop);
+    throw error;
+  }
+}

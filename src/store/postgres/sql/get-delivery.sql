@@ -1,0 +1,1 @@
+SELECT * FROM deliveries WHERE id = $1

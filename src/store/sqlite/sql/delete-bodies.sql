@@ -1,0 +1,1 @@
+DELETE FROM event_bodies WHERE event_id IN (SELECT value FROM json_each(@ids))

@@ -1,0 +1,1 @@
+SELECT state FROM destination_states WHERE source = @source AND name = @name

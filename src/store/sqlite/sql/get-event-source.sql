@@ -1,0 +1,1 @@
+SELECT source, status FROM events WHERE id = @eventId
