@@ -1,6 +1,9 @@
 import type { Clock, Random } from '../clock.ts';
+import { errorMessage, HookboxError } from '../errors.ts';
 import { createEventId } from '../ids.ts';
+import { normalizeIdentity } from '../ingest/identity.ts';
 import { sha256Hex } from '../providers/verify-core.ts';
+import type { RecordEventInput, RecordOutcome } from '../public-types.ts';
 import type {
   Attempt,
   DuplicateBodyGroup,
@@ -13,20 +16,13 @@ import type {
   StoreStatistics,
 } from '../store/types.ts';
 import { decideAfterFailure, type RetryPolicy } from '../worker/retry-policy.ts';
-import { errorMessage } from '../worker/worker.ts';
 
 const dayMs = 24 * 60 * 60 * 1000;
+/** The lease of a retry run from the admin API or the CLI, renewed every third of it. */
+export const defaultRetryLeaseMs = 30_000;
 
-export interface RecordEventInput {
-  source: string;
-  provider: string;
-  dedupeKey: string;
-  eventType: string;
-  body: Buffer | string;
-  headers?: Record<string, string>;
-}
-
-export type RecordOutcome = 'new' | 'duplicate' | 'already_processed';
+// The inputs and outcomes applications see are declared once, with the public API.
+export type { RecordEventInput, RecordOutcome } from '../public-types.ts';
 
 export interface RetryOutcome {
   success: boolean;
@@ -42,6 +38,10 @@ export interface EventServiceOptions {
   retryPolicy: RetryPolicy;
   /** Decode a stored body into the payload a retry handler receives. */
   decodePayload: (event: StoredEvent) => unknown;
+  /** The lease a retry run holds, renewed every third of it; default `defaultRetryLeaseMs`. */
+  retryLeaseMs?: number;
+  /** Destinations: the names of a source's destinations that take an event type (none: undefined). */
+  routeEvent?: (source: string, eventType: string) => string[] | undefined;
 }
 
 export type RetryHandler = (event: StoredEvent, payload: unknown) => unknown | Promise<unknown>;
@@ -57,23 +57,23 @@ export function createEventService(options: EventServiceOptions) {
     /** Record one event outside the HTTP route (deduplicated like a delivery). */
     async recordEvent(input: RecordEventInput): Promise<{ id: string; outcome: RecordOutcome }> {
       const body = typeof input.body === 'string' ? Buffer.from(input.body) : input.body;
+      const identity = normalizeIdentity(input.dedupeKey, input.eventType);
+      if (!identity.ok) throw new HookboxError('payload_invalid', identity.message);
       const now = clock.now();
-      const [result] = await store.recordEvents(
-        [
-          {
-            id: createEventId(now),
-            source: input.source,
-            provider: input.provider,
-            dedupeKey: input.dedupeKey,
-            eventType: input.eventType,
-            headers: input.headers ?? {},
-            body,
-            bodySha256: sha256Hex(body),
-            receivedAt: now,
-          },
-        ],
-        now,
-      );
+      const [result] = await store.recordEvents([
+        {
+          id: createEventId(now),
+          source: input.source,
+          provider: input.provider,
+          dedupeKey: identity.dedupeKey,
+          eventType: identity.eventType,
+          headers: input.headers ?? {},
+          body,
+          bodySha256: sha256Hex(body),
+          receivedAt: now,
+          destinations: options.routeEvent?.(input.source, identity.eventType),
+        },
+      ]);
       const outcome: RecordOutcome = !result!.duplicate
         ? 'new'
         : result!.status === 'processed'
@@ -82,16 +82,15 @@ export function createEventService(options: EventServiceOptions) {
       return { id: result!.id, outcome };
     },
 
-    markProcessed: (id: string): Promise<boolean> => store.markProcessed(id, clock.now()),
+    markProcessed: (id: string): Promise<boolean> => store.markProcessed(id),
 
     /** Count a failed attempt made outside the worker and schedule the next one by the retry policy. */
     async markFailed(id: string, error: string): Promise<StoredEvent | null> {
       const event = await store.getEvent(id);
       if (!event || event.status === 'processed') return null;
-      const now = clock.now();
-      const decision = decideAfterFailure(options.retryPolicy, event.attempts + 1, now, options.random);
-      const next = decision.outcome === 'failed' ? decision.nextAttemptAt : now;
-      return store.markFailed(id, error, next, options.retryPolicy.maxAttempts, now);
+      const decision = decideAfterFailure(options.retryPolicy, event.attempts + 1, options.random);
+      const delay = decision.outcome === 'failed' ? decision.retryDelayMs : 0;
+      return store.markFailed(id, error, delay, options.retryPolicy.maxAttempts);
     },
 
     async isProcessed(source: string, dedupeKey: string): Promise<boolean> {
@@ -108,51 +107,68 @@ export function createEventService(options: EventServiceOptions) {
       if (!existing) return { success: false, error: `no event with id ${id}`, event: null };
       if (existing.status === 'processed')
         return { success: false, error: 'event already processed', event: existing };
+      // A dead or ignored event gets a fresh cycle; a failed one is run now, not after its backoff.
       if (existing.status === 'dead' || existing.status === 'ignored') {
-        await store.requeueEvents({ ids: [id] }, clock.now());
+        await store.requeueEvents({ ids: [id] });
       }
       const workerId = 'manual-retry';
-      const claimed = await store.claimEventById(id, { workerId, leaseMs: 5 * 60_000, now: clock.now() });
+      const retryLeaseMs = options.retryLeaseMs ?? defaultRetryLeaseMs;
+      const claimed = await store.claimEventById(id, {
+        workerId,
+        leaseMs: retryLeaseMs,
+        ignoreBackoff: true,
+      });
       if (!claimed) return { success: false, error: 'event is being processed by a worker', event: existing };
+      const claim = { eventId: id, token: claimed.claimToken };
+      // The lease is renewed while the handler runs, as the worker renews its own: a retry
+      // that outlives one lease must not let a worker start a second run beside it.
+      const renewal = setInterval(() => {
+        store.extendLeases([claim], retryLeaseMs).catch(() => {});
+      }, retryLeaseMs / 3);
       const startedAt = clock.now();
+      let failure: unknown = null;
       try {
         await handler(claimed, options.decodePayload(claimed));
-        await store.finishAttempts(
-          workerId,
-          [{ eventId: id, outcome: 'processed', startedAt, finishedAt: clock.now() }],
-          clock.now(),
-        );
-        return { success: true, event: await store.getEvent(id) };
       } catch (error) {
-        const message = errorMessage(error);
-        const now = clock.now();
-        const decision = decideAfterFailure(options.retryPolicy, claimed.attempts, now, options.random);
-        await store.finishAttempts(
-          workerId,
-          [
-            {
-              eventId: id,
+        failure = error;
+      } finally {
+        clearInterval(renewal);
+      }
+      const finishedAt = clock.now();
+      const message = failure === null ? null : errorMessage(failure);
+      const decision =
+        failure === null ? null : decideAfterFailure(options.retryPolicy, claimed.attempts, options.random);
+      const applied = await store.finishAttempts(workerId, [
+        decision === null
+          ? { ...claim, outcome: 'processed', startedAt, finishedAt }
+          : {
+              ...claim,
               outcome: decision.outcome,
               startedAt,
-              finishedAt: now,
+              finishedAt,
               error: message,
-              nextAttemptAt: decision.outcome === 'failed' ? decision.nextAttemptAt : undefined,
+              ...(decision.outcome === 'failed' ? { retryDelayMs: decision.retryDelayMs } : {}),
             },
-          ],
-          now,
-        );
-        return { success: false, error: message, event: await store.getEvent(id) };
+      ]);
+      const event = await store.getEvent(id);
+      // The store's word decides: a verdict it did not apply (the event was taken from this
+      // retry meanwhile, e.g. marked processed by an operator) is not a success.
+      if (applied.length === 0) {
+        return {
+          success: false,
+          error: 'the retry lost its claim on the event before its result was recorded',
+          event,
+        };
       }
+      return failure === null ? { success: true, event } : { success: false, error: message!, event };
     },
 
     /** Put events back in the queue for the workers (admin retry); returns how many. */
-    requeueEvents: (filter: EventFilter & { ids?: string[] }): Promise<number> =>
-      store.requeueEvents(filter, clock.now()),
+    requeueEvents: (filter: EventFilter & { ids?: string[] }): Promise<number> => store.requeueEvents(filter),
 
     listEvents: (query: ListEventsQuery): Promise<EventPage> => store.listEvents(query),
     countEvents: (filter: EventFilter): Promise<number> => store.countEvents(filter),
-    getFailedEventsForRetry: (limit = 100): Promise<EventSummary[]> =>
-      store.listRetryableEvents(clock.now(), limit),
+    getFailedEventsForRetry: (limit = 100): Promise<EventSummary[]> => store.listRetryableEvents(limit),
 
     /** One event with its attempts, oldest first. */
     getEvent: async (id: string): Promise<{ event: StoredEvent; attempts: Attempt[] } | null> => {
@@ -167,7 +183,7 @@ export function createEventService(options: EventServiceOptions) {
     cleanupOldEvents: (days: number): Promise<number> =>
       store.deleteProcessedBefore(clock.now() - days * dayMs),
 
-    bulkMarkProcessed: (ids: string[]): Promise<number> => store.bulkMarkProcessed(ids, clock.now()),
+    bulkMarkProcessed: (ids: string[]): Promise<number> => store.bulkMarkProcessed(ids),
     deleteEvent: (id: string): Promise<boolean> => store.deleteEvent(id),
     getStatistics: (): Promise<StoreStatistics> => store.getStatistics(),
   };

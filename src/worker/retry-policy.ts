@@ -25,13 +25,28 @@ export function computeRetryDelay(policy: RetryPolicy, attempt: number, random: 
   return Math.floor(random() * ceiling);
 }
 
-/** What happens after failed attempt number `attempt`. */
+/**
+ * What happens after failed attempt number `attempt`: dead once the budget is spent, else due
+ * again after a delay (a duration: the store adds it to its own clock).
+ */
 export function decideAfterFailure(
   policy: RetryPolicy,
   attempt: number,
-  now: number,
   random: Random,
-): { outcome: 'failed'; nextAttemptAt: number } | { outcome: 'dead' } {
+): { outcome: 'failed'; retryDelayMs: number } | { outcome: 'dead' } {
   if (attempt >= policy.maxAttempts) return { outcome: 'dead' };
-  return { outcome: 'failed', nextAttemptAt: now + computeRetryDelay(policy, attempt, random) };
+  return { outcome: 'failed', retryDelayMs: computeRetryDelay(policy, attempt, random) };
+}
+
+/**
+ * The longest an event with a permanently failing handler takes to reach dead under `policy`:
+ * the sum of each retry's ceiling (full jitter averages half of it), plus the attempts' own
+ * run time, which the caller adds.
+ */
+export function maxTimeToDeadMs(policy: RetryPolicy): number {
+  let total = 0;
+  for (let attempt = 1; attempt < policy.maxAttempts; attempt++) {
+    total += Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  }
+  return total;
 }

@@ -3,6 +3,19 @@ import { fileURLToPath } from 'node:url';
 
 export const hookboxBin = fileURLToPath(new URL('../../bin/hookbox.js', import.meta.url));
 
+/** The variables that define sources without a config file, emptied: only a test's config defines sources. */
+export const withoutEnvSources = {
+  STRIPE_WEBHOOK_SECRET: '',
+  PAYPAL_WEBHOOK_ID: '',
+  TWILIO_AUTH_TOKEN: '',
+  FIREBASE_PUSH_AUDIENCE: '',
+  FIREBASE_PUSH_SERVICE_ACCOUNT: '',
+  STANDARD_WEBHOOKS_SECRET: '',
+  GITHUB_WEBHOOK_SECRET: '',
+  SHOPIFY_WEBHOOK_SECRET: '',
+  SLACK_SIGNING_SECRET: '',
+};
+
 export interface ServerProcess {
   url: string;
   process: ChildProcess;
@@ -19,10 +32,36 @@ export function startServerProcess(options: {
   cwd: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Options of `serve` itself, such as --demo. */
+  serveArgs?: string[];
 }): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [hookboxBin, ...(options.args ?? []), 'serve', '--port', '0'], {
+  return startProcess(
+    [
+      process.execPath,
+      hookboxBin,
+      ...(options.args ?? []),
+      'serve',
+      '--port',
+      '0',
+      ...(options.serveArgs ?? []),
+    ],
+    {
+      cwd: options.cwd,
+      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...options.env },
+      listeningUrl: (line) =>
+        line.includes('hookbox listening') ? (JSON.parse(line) as { url: string }).url : null,
+    },
+  );
+}
+
+/** Start `command` and resolve once `listeningUrl` finds the URL it serves in a line it printed. */
+export function startProcess(
+  command: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; listeningUrl: (line: string) => string | null },
+): Promise<ServerProcess> {
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: options.cwd,
-    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...options.env },
+    env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -34,9 +73,9 @@ export function startServerProcess(options: {
     );
     const onLine = (line: string) => {
       output.push(line);
-      if (!line.includes('hookbox listening')) return;
+      const url = options.listeningUrl(line);
+      if (!url) return;
       clearTimeout(timer);
-      const url = (JSON.parse(line) as { url: string }).url;
       resolve({
         url,
         process: child,
@@ -105,4 +144,47 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** A TypeScript process run with tsx that prints `ready` once it runs (the worker processes of the property tests). */
+export interface ReadyProcess {
+  child: ChildProcess;
+  pid: number;
+  /** When the parent saw it exit, by `now`: nothing of the process runs after that. */
+  exited: Promise<number>;
+}
+
+/**
+ * Spawn `script` under tsx with `env` added to this process's environment, and resolve once it
+ * prints `ready`; reject with its output if it exits first or is not ready within 30 s.
+ */
+export function spawnReadyProcess(
+  script: string,
+  env: Record<string, string>,
+  now: () => number = Date.now,
+): Promise<ReadyProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number>((resolve) => child.once('exit', () => resolve(now())));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker process did not start:\n${output.join('')}`)),
+      30_000,
+    );
+    child.stderr!.on('data', (chunk) => output.push(String(chunk)));
+    child.stdout!.on('data', (chunk) => {
+      output.push(String(chunk));
+      if (output.join('').includes('ready')) {
+        clearTimeout(timer);
+        resolve({ child, pid: child.pid!, exited });
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`worker process exited before it was ready:\n${output.join('')}`));
+    });
+  });
 }

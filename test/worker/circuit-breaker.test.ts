@@ -106,8 +106,8 @@ describe.each(engines)('circuit breaker in the worker on %s', (engine) => {
   let runs: string[];
 
   beforeEach(async () => {
-    ({ store, cleanup } = await createTestStore(engine));
     clock.set(Date.UTC(2026, 5, 1));
+    ({ store, cleanup } = await createTestStore(engine, { clock }));
     broken = true;
     runs = [];
     const handlers = new HandlerRegistry();
@@ -142,22 +142,19 @@ describe.each(engines)('circuit breaker in the worker on %s', (engine) => {
 
   async function record(dedupeKey: string, source = 'stripe') {
     const body = Buffer.from(JSON.stringify({ id: dedupeKey, type: 'invoice.paid' }));
-    const [result] = await store.recordEvents(
-      [
-        {
-          id: createEventId(clock.now()),
-          source,
-          provider: source,
-          dedupeKey,
-          eventType: 'invoice.paid',
-          headers: {},
-          body,
-          bodySha256: dedupeKey,
-          receivedAt: clock.now(),
-        },
-      ],
-      clock.now(),
-    );
+    const [result] = await store.recordEvents([
+      {
+        id: createEventId(clock.now()),
+        source,
+        provider: source,
+        dedupeKey,
+        eventType: 'invoice.paid',
+        headers: {},
+        body,
+        bodySha256: dedupeKey,
+        receivedAt: clock.now(),
+      },
+    ]);
     clock.advance(1);
     return result!.id;
   }
@@ -244,7 +241,7 @@ describe.each(engines)('circuit breaker state in the health report and /metrics 
   const clock = createManualClock(Date.UTC(2026, 5, 1, 12));
 
   beforeEach(async () => {
-    const test = await createTestStore(engine);
+    const test = await createTestStore(engine, { clock });
     cleanup = test.cleanup;
     hookbox = createHookbox({
       store: test.store,
@@ -272,22 +269,19 @@ describe.each(engines)('circuit breaker state in the health report and /metrics 
 
   it('reports an open breaker in GET /api/admin/webhooks/monitor and in /metrics', async () => {
     for (const key of ['evt_m1', 'evt_m2', 'evt_m3']) {
-      await hookbox.store.recordEvents(
-        [
-          {
-            id: createEventId(clock.now()),
-            source: 'stripe',
-            provider: 'stripe',
-            dedupeKey: key,
-            eventType: 'invoice.paid',
-            headers: {},
-            body: Buffer.from(JSON.stringify({ id: key, type: 'invoice.paid' })),
-            bodySha256: key,
-            receivedAt: clock.now(),
-          },
-        ],
-        clock.now(),
-      );
+      await hookbox.store.recordEvents([
+        {
+          id: createEventId(clock.now()),
+          source: 'stripe',
+          provider: 'stripe',
+          dedupeKey: key,
+          eventType: 'invoice.paid',
+          headers: {},
+          body: Buffer.from(JSON.stringify({ id: key, type: 'invoice.paid' })),
+          bodySha256: key,
+          receivedAt: clock.now(),
+        },
+      ]);
     }
     await hookbox.worker.processDue();
     expect(hookbox.breakers!.snapshot()).toEqual([

@@ -1,12 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createManualClock } from '../../src/clock.ts';
-import { createEventId } from '../../src/ids.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { Store } from '../../src/store/types.ts';
 import { type Handler, HandlerRegistry } from '../../src/worker/handler-registry.ts';
 import { computeRetryDelay } from '../../src/worker/retry-policy.ts';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 import { createTestStore, engines } from '../support/stores.ts';
+import { recordEvent as recordStoredEvent } from './helpers.ts';
 
 describe('retry policy', () => {
   it('draws full jitter below an exponential ceiling capped at the maximum', () => {
@@ -26,7 +26,7 @@ describe.each(engines)('worker on %s', (engine) => {
   const workers: Worker[] = [];
 
   beforeEach(async () => {
-    ({ store, cleanup } = await createTestStore(engine));
+    ({ store, cleanup } = await createTestStore(engine, { clock }));
     handlers = new HandlerRegistry();
   });
   afterEach(async () => {
@@ -50,25 +50,8 @@ describe.each(engines)('worker on %s', (engine) => {
     return worker;
   }
 
-  async function recordEvent(dedupeKey: string, eventType = 'invoice.paid', source = 'stripe') {
-    const body = Buffer.from(JSON.stringify({ id: dedupeKey, type: eventType }));
-    const [result] = await store.recordEvents(
-      [
-        {
-          id: createEventId(clock.now()),
-          source,
-          provider: 'stripe',
-          dedupeKey,
-          eventType,
-          headers: {},
-          body,
-          bodySha256: dedupeKey,
-          receivedAt: clock.now(),
-        },
-      ],
-      clock.now(),
-    );
-    return result!.id;
+  function recordEvent(dedupeKey: string, eventType = 'invoice.paid', source = 'stripe') {
+    return recordStoredEvent(store, dedupeKey, { clock, eventType, source });
   }
 
   it('runs the handler with its context and marks the event processed with an attempt row', async () => {
@@ -137,14 +120,9 @@ describe.each(engines)('worker on %s', (engine) => {
     expect((await store.listAttempts(id)).map((a) => a.outcome)).toEqual(['failed', 'failed', 'dead']);
   });
 
-  it('reclaims an expired lease of a crashed worker and processes the event', async () => {
+  it('reclaims an expired lease of a crashed worker and processes the event after its backoff', async () => {
     const id = await recordEvent('evt_crash');
-    const [claimed] = await store.claimEvents({
-      workerId: 'crashed-worker',
-      limit: 1,
-      leaseMs: 1_000,
-      now: clock.now(),
-    });
+    const [claimed] = await store.claimEvents({ workerId: 'crashed-worker', limit: 1, leaseMs: 1_000 });
     expect(claimed?.id).toBe(id);
     let ran = 0;
     handlers.register('stripe', '*', () => {
@@ -153,6 +131,14 @@ describe.each(engines)('worker on %s', (engine) => {
     const worker = createWorker();
     expect(await worker.processDue()).toBe(0);
     clock.advance(1_001);
+    // Reclaimed, and waiting like any failed attempt: 0.5 * min(60 s, 10 s * 2^0) = 5 s.
+    expect(await worker.processDue()).toBe(0);
+    expect(await store.getEvent(id)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      nextAttemptAt: clock.now() + 5_000,
+    });
+    clock.advance(5_000);
     expect(await worker.processDue()).toBe(1);
     expect(ran).toBe(1);
     expect((await store.listAttempts(id)).map((a) => [a.workerId, a.outcome])).toEqual([
@@ -161,19 +147,37 @@ describe.each(engines)('worker on %s', (engine) => {
     ]);
   });
 
-  it('fails an attempt that outlives the handler timeout and aborts its signal', async () => {
+  it('fails an attempt that outlives the handler timeout and aborts its signal, holding the event until it settles', async () => {
     let signalSeen: AbortSignal | undefined;
+    let settle!: () => void;
     handlers.register('stripe', '*', ({ signal }) => {
       signalSeen = signal;
-      return new Promise(() => {});
+      // Ignores its signal, and settles only when the test says so.
+      return new Promise<void>((resolve) => {
+        settle = resolve;
+      });
     });
     const id = await recordEvent('evt_slow');
-    await createWorker({ handlerTimeoutMs: 50 }).processDue();
-    expect(signalSeen?.aborted).toBe(true);
+    const worker = createWorker({ handlerTimeoutMs: 50 });
+    const running = worker.processDue();
+    await waitFor(() => signalSeen?.aborted === true);
+    // The attempt is on record as failed, but the event is still held: no second run can start.
+    await vi.waitFor(async () =>
+      expect((await store.listAttempts(id)).map((a) => [a.outcome, a.error])).toEqual([
+        ['failed', 'handler timed out after 50 ms'],
+      ]),
+    );
+    expect(await store.getEvent(id)).toMatchObject({ status: 'processing', lockedBy: 'worker-test' });
+    expect(worker.stats()).toMatchObject({ held: 1, stuck: 1 });
+    settle();
+    expect(await running).toBe(1);
     expect(await store.getEvent(id)).toMatchObject({
       status: 'failed',
       lastError: 'handler timed out after 50 ms',
+      lockedBy: null,
     });
+    expect(await store.listAttempts(id)).toHaveLength(1);
+    expect(worker.stats()).toMatchObject({ held: 0, stuck: 0 });
   });
 
   it('wakes on new events without waiting for the poll, and releases in-flight events on shutdown', async () => {
@@ -205,6 +209,65 @@ describe.each(engines)('worker on %s', (engine) => {
     release();
     await stopping;
     expect((await store.getEvent(id))!.status).toBe('processed');
+  });
+
+  it('gives the slot of a settled handler to the next event while its verdict is written, up to one slot-full', async () => {
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const finishAttempts = store.finishAttempts.bind(store);
+    // Verdict writes stall (a slow commit) until the gate opens.
+    store.finishAttempts = async (workerId, results) => {
+      await gate;
+      return finishAttempts(workerId, results);
+    };
+    const started: string[] = [];
+    handlers.register('stripe', '*', ({ event }) => {
+      started.push(event.dedupeKey);
+    });
+    for (let i = 0; i < 6; i++) await recordEvent(`evt_settling_${i}`);
+    const worker = createWorker({ pollIntervalMs: 20, batchSize: 2, concurrency: 2 });
+    await worker.start();
+    // Two run, settle and wait for their verdicts; two more take their slots; then no more:
+    // at most one slot-full of events waits for its verdict.
+    await waitFor(() => started.length === 4);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(started).toHaveLength(4);
+    expect(worker.stats().held).toBe(4);
+    openGate();
+    await vi.waitFor(async () => expect(await store.countEvents({ status: 'processed' })).toBe(6), {
+      timeout: 5_000,
+    });
+    expect(new Set(started).size).toBe(6);
+  });
+
+  it('goes quiet once nothing is waiting: no claim loop, no starved event loop', async () => {
+    let claims = 0;
+    const claimEvents = store.claimEvents.bind(store);
+    store.claimEvents = async (options) => {
+      claims++;
+      // Slow claims, so handlers finish (and free slots) while a claim is in flight.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return claimEvents(options);
+    };
+    // Handlers a little shorter than a claim: slots free up while the next claim is out.
+    handlers.register(
+      'stripe',
+      '*',
+      () => new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 4)),
+    );
+    const worker = createWorker({ pollIntervalMs: 60_000, batchSize: 5, concurrency: 5 });
+    await worker.start();
+    for (let i = 0; i < 40; i++) await recordEvent(`evt_quiet_${i}`);
+    await vi.waitFor(async () => expect(await store.countEvents({ status: 'processed' })).toBe(40), {
+      timeout: 10_000,
+    });
+    const settled = claims;
+    // A timer must still fire promptly (a spinning loop of resolved promises would starve it)...
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // ...and with nothing waiting, nobody claims until the next poll.
+    expect(claims - settled).toBeLessThanOrEqual(1);
   });
 
   it('never lets two workers hold the same event', async () => {
