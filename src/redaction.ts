@@ -1,11 +1,18 @@
 /**
- * Redaction of credentials and card data, in three places:
- * - stored headers: credential headers are never stored (invariant 2);
+ * Redaction of credentials, signatures and card data: one Redaction, built once from the
+ * config and the providers' declared headers, is the only place that decides, for
+ * - stored headers: credential headers are never stored (invariant 2); signature headers are,
+ *   so an event can be re-verified;
+ * - every output of a stored event (admin API, dashboard, `hookbox events show`): credential
+ *   and signature headers masked (`showableHeaders`);
  * - stored bodies, opt-in per source: JSON paths and card numbers are masked before the body is
  *   stored. This breaks re-verification of those deliveries (the signature covers the original
  *   bytes), so it is off unless a source asks for it (docs/reliability.md);
- * - logs, always: credential and card fields by name, card numbers by pattern, anywhere.
+ * - logs, always: credential and signature headers and fields by name, card numbers by
+ *   pattern, anywhere.
  */
+
+import { declaredSecretHeaders } from './providers/registry.ts';
 
 export const redactedValue = '[redacted]';
 
@@ -47,13 +54,29 @@ export interface RedactionSettings {
   storedBodySources?: string[];
 }
 
+/** Headers as any layer has them: a web `Headers`, a plain object, or [name, value] pairs. */
+export type HeaderEntries = Headers | Readonly<Record<string, string>> | Iterable<readonly [string, string]>;
+
 export interface Redaction {
+  /** Credential headers: never stored, masked everywhere (lower case). */
   readonly headers: ReadonlySet<string>;
+  /**
+   * Every header whose value never leaves through an output or a log: the credential headers,
+   * plus the signature and credential headers the providers declare (their fixed names and
+   * those configured per source, such as generic-hmac's `header`).
+   */
+  readonly maskedHeaders: ReadonlySet<string>;
   readonly jsonPaths: readonly string[];
   /** Whether this source's stored bodies are redacted. */
   redactsStoredBody(source: string): boolean;
-  /** The headers fit to store: credential headers dropped. */
-  storableHeaders(headers: Headers | Record<string, string>): Record<string, string>;
+  /** The headers fit to store, names in lower case: credential headers dropped, signatures kept. */
+  storableHeaders(headers: HeaderEntries): Record<string, string>;
+  /**
+   * Stored headers as every output shows them (admin API, dashboard, CLI): the value of each
+   * masked header, and of any header named like a credential a sender added, replaced by
+   * `[redacted]`.
+   */
+  showableHeaders(headers: HeaderEntries): Record<string, string>;
   /**
    * The body with the configured JSON paths and any card number masked, the rest byte for
    * byte as received. In a body that is not JSON, only card numbers are masked.
@@ -63,10 +86,22 @@ export interface Redaction {
   redactLogObject(value: Record<string, unknown>): Record<string, unknown>;
 }
 
-export function createRedaction(settings: RedactionSettings = {}): Redaction {
+/**
+ * @param signatureHeaders header names a source configures for its signature (generic HMAC's
+ *   `header`), masked on every output but still stored. Every registered scheme's own
+ *   signature and credential headers are masked whatever is passed here.
+ */
+export function createRedaction(
+  settings: RedactionSettings = {},
+  signatureHeaders: Iterable<string> = [],
+): Redaction {
   const headers = new Set(
     [...defaultRedactedHeaders, ...(settings.headers ?? [])].map((h) => h.toLowerCase()),
   );
+  const maskedHeaders = new Set(
+    [...headers, ...declaredSecretHeaders(), ...signatureHeaders].map((h) => h.toLowerCase()),
+  );
+  const masks = (name: string) => maskedHeaders.has(name) || credentialLikeHeader.test(name);
   const jsonPaths = [...defaultRedactedJsonPaths, ...(settings.jsonPaths ?? [])];
   const matchers = jsonPaths.map(compilePath);
   const bodySources = new Set(settings.storedBodySources ?? []);
@@ -74,14 +109,24 @@ export function createRedaction(settings: RedactionSettings = {}): Redaction {
 
   return {
     headers,
+    maskedHeaders,
     jsonPaths,
     redactsStoredBody: (source) => bodySources.has('*') || bodySources.has(source),
     storableHeaders(input) {
       const kept: Record<string, string> = {};
-      const entries = input instanceof Headers ? [...input.entries()] : Object.entries(input);
-      for (const [name, value] of entries)
-        if (!headers.has(name.toLowerCase())) kept[name.toLowerCase()] = value;
+      for (const [name, value] of headerEntries(input)) {
+        const lower = name.toLowerCase();
+        if (!headers.has(lower)) kept[lower] = value;
+      }
       return kept;
+    },
+    showableHeaders(input) {
+      const shown: Record<string, string> = {};
+      for (const [name, value] of headerEntries(input)) {
+        const lower = name.toLowerCase();
+        shown[lower] = masks(lower) ? redactedValue : value;
+      }
+      return shown;
     },
     redactBody(body) {
       const text = body.toString('utf8');
@@ -101,10 +146,31 @@ export function createRedaction(settings: RedactionSettings = {}): Redaction {
       return Buffer.from(out + text.slice(at), 'utf8');
     },
     redactLogObject(value) {
-      return redactLogValue(value, [], { headers, matchesPath }, 0) as Record<string, unknown>;
+      return redactLogValue(value, [], { headers: maskedHeaders, matchesPath }, 0) as Record<string, unknown>;
     },
   };
 }
+
+/** The one Redaction of a Hookbox: the configured rules plus every header its sources' schemes declare. */
+export function createSourceRedaction(
+  settings: RedactionSettings | undefined,
+  sources: Parameters<typeof declaredSecretHeaders>[0],
+): Redaction {
+  return createRedaction(settings, declaredSecretHeaders(sources));
+}
+
+function headerEntries(input: HeaderEntries): Iterable<readonly [string, string]> {
+  if (input instanceof Headers) return input.entries();
+  if (Symbol.iterator in input) return input as Iterable<readonly [string, string]>;
+  return Object.entries(input as Readonly<Record<string, string>>);
+}
+
+/**
+ * A header a sender added whose name says it carries a credential (`x-api-token`,
+ * `x-auth-secret`): masked on output too, though no provider declared it. The declared names
+ * are the guarantee; this only catches what nobody declared.
+ */
+const credentialLikeHeader = /signature|(^|-)sig$|secret|token|auth|hmac|api-?key|cookie|password|session/i;
 
 // ---- card numbers ----
 

@@ -75,6 +75,37 @@ describe('redaction rules', () => {
     expect(kept).toEqual({ 'stripe-signature': 't=1,v1=ab', 'content-type': 'application/json' });
   });
 
+  it('stores and shows headers given as Headers, a plain object or [name, value] pairs alike', () => {
+    const redaction = createRedaction({}, ['X-Payload-Digest']);
+    const pairs: [string, string][] = [
+      ['Authorization', 'Bearer a'],
+      ['X-Payload-Digest', 'abc123'],
+      ['Content-Type', 'application/json'],
+    ];
+    for (const input of [new Headers(pairs), Object.fromEntries(pairs), pairs]) {
+      // Stored: credentials dropped, the signature kept (re-verification), names in lower case.
+      expect(redaction.storableHeaders(input)).toEqual({
+        'x-payload-digest': 'abc123',
+        'content-type': 'application/json',
+      });
+      // Shown: everything masked that is declared or looks like a credential.
+      expect(redaction.showableHeaders(input)).toEqual({
+        authorization: '[redacted]',
+        'x-payload-digest': '[redacted]',
+        'content-type': 'application/json',
+      });
+    }
+    expect(redaction.maskedHeaders.has('x-payload-digest')).toBe(true);
+    // Every registered scheme's own signature headers are masked whatever is passed.
+    for (const name of [
+      'stripe-signature',
+      'x-hub-signature-256',
+      'shopify-hmac-sha256',
+      'webhook-signature',
+    ])
+      expect(createRedaction().maskedHeaders.has(name), name).toBe(true);
+  });
+
   it('masks credentials, configured headers and paths, card numbers and stacks in log lines', () => {
     const lines: string[] = [];
     const destination = new Writable({

@@ -108,16 +108,22 @@ export function measureHeaders(headers: Headers): number {
   return size;
 }
 
-/** The refusal for a delivery's head, or undefined to go on to the rate limit and the body. */
-export function checkRequestHead(source: Source, headers: Headers): HeadRefusal | undefined {
-  const headerBytes = measureHeaders(headers);
+/**
+ * The refusal for a delivery's head, or undefined to go on to the rate limit and the body.
+ * `headerBytes` is every header name and value in bytes, as the transport counts them.
+ */
+export function checkRequestHead(
+  source: Source,
+  headerBytes: number,
+  contentType: string | null,
+): HeadRefusal | undefined {
   if (headerBytes > source.maxHeaderBytes) {
     return {
       code: 'headers_too_large',
       message: `the request headers take ${headerBytes} bytes, over this source's limit of ${source.maxHeaderBytes}: raise maxHeaderBytes if the sender really needs more`,
     };
   }
-  const problem = checkContentType(source.provider.name, headers.get('content-type'));
+  const problem = checkContentType(source.provider.name, contentType);
   if (problem !== undefined) return { code: 'unsupported_media_type', message: problem };
   return undefined;
 }

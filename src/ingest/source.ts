@@ -1,4 +1,6 @@
 import { BlockList, isIP } from 'node:net';
+import type { Destination } from '../destinations/settings.ts';
+import type { OrderingSettings } from '../ordering/settings.ts';
 import type { Provider } from '../providers/types.ts';
 import type { SourceRateLimit } from './rate-limit.ts';
 
@@ -23,6 +25,10 @@ export interface Source {
   allowlist?: BlockList;
   /** Take the client IP from X-Forwarded-For (only behind a proxy you run). */
   trustProxy: boolean;
+  /** Ordering per key (docs/ordering.md); absent: the source's events are unordered. */
+  ordering?: OrderingSettings;
+  /** Where its events are forwarded (docs/destinations.md); absent or empty: nowhere. */
+  destinations?: readonly Destination[];
 }
 
 export const defaultMaxBodyBytes = 1024 * 1024;

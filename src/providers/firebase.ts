@@ -34,7 +34,7 @@ import {
 export const GOOGLE_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
 const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.com'];
 
-export const firebaseSettingsSchema = z.object({
+export const firebaseSettingsSchema = z.strictObject({
   /** The audience set on the push subscription (by default its push endpoint URL). */
   audience: z.string().min(1, 'must not be empty: use the audience set on the Pub/Sub push subscription'),
   /** The service account the push subscription authenticates as. */
@@ -220,6 +220,8 @@ export function createFirebaseProvider(options: FirebaseProviderOptions = {}): P
         error instanceof KeySetLoadError ? error.message : describeTokenError(error, settings),
       );
     }
+    const timing = checkTokenTiming(claims, settings, delivery.now);
+    if (timing !== undefined) return reject('token_invalid', timing);
     if (claims.email !== settings.serviceAccountEmail) {
       return reject(
         'token_invalid',
@@ -276,6 +278,28 @@ export function createFirebaseProvider(options: FirebaseProviderOptions = {}): P
     decodePayload: decodeStoredPushBody,
     sampleBody: samplePushBody,
   };
+}
+
+/** Google issues one-hour push tokens; google-auth-library refuses any that lives over a day. */
+const MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+
+/**
+ * What jose leaves unchecked without maxTokenAge, and google-auth-library checks: a token
+ * issued in the future beyond the clock tolerance, one whose lifetime (exp - iat) is over a
+ * day, and one that expires more than a day from now. jose has already checked that exp and
+ * iat are numbers and that exp has not passed.
+ */
+function checkTokenTiming(claims: JWTPayload, settings: FirebaseSettings, nowMs: number): string | undefined {
+  const iat = claims.iat ?? 0;
+  const exp = claims.exp ?? 0;
+  const now = nowMs / 1000;
+  if (iat > now + settings.clockToleranceSeconds) {
+    return `the token was issued ${Math.round(iat - now)} s in the future, beyond the ${settings.clockToleranceSeconds} s clock tolerance: check the clocks of this server`;
+  }
+  if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS || exp >= now + MAX_TOKEN_LIFETIME_SECONDS) {
+    return 'the token is valid for more than a day: Google issues push tokens for one hour, so this one was not issued by Pub/Sub';
+  }
+  return undefined;
 }
 
 /** Key set loading failures are ours (file, network), not the token's: say so. */

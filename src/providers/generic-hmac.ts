@@ -34,11 +34,12 @@ const fieldSource = z.union([
 ]);
 
 export const genericHmacSettingsSchema = z
-  .object({
+  .strictObject({
     /** The header carrying the signature. */
     header: headerName,
     algorithm: z.enum(['sha1', 'sha256', 'sha512']).default('sha256'),
-    encoding: z.enum(['hex', 'base64']).default('hex'),
+    /** `hex` (either case), `base64` or `base64url` (padding optional, canonical bits only). */
+    encoding: z.enum(['hex', 'base64', 'base64url']).default('hex'),
     /** Text before the encoded signature in the header, e.g. `sha256=`. */
     prefix: z.string().optional(),
     /** `body`, or `timestamp.body`: the timestamp header's value, the separator, then the body. */
@@ -47,9 +48,22 @@ export const genericHmacSettingsSchema = z
     timestampHeader: headerName.optional(),
     separator: z.string().default('.'),
     toleranceSeconds: toleranceSeconds.default(300),
-    /** Where the event id comes from; without it, the SHA-256 of the body. */
-    dedupeKey: fieldSource.optional(),
-    /** Where the event type comes from; without it, the literal `webhook`. */
+    /**
+     * Where the event id comes from; without it, the SHA-256 of the body. Only a JSON path:
+     * no header is signed, so an id from a header would let a replay with a fresh id in it
+     * count as a new event.
+     */
+    dedupeKey: fieldSource
+      .refine((source) => !('header' in source), {
+        message:
+          'the signature covers the body, not headers: take the event id from the body ({ jsonPath }), or leave dedupeKey out to dedupe on the SHA-256 of the body',
+      })
+      .optional(),
+    /**
+     * Where the event type comes from; without it, the literal `webhook`. A header is allowed
+     * (the dedupe key still comes from signed data, so a stored body cannot run again under
+     * another type), but prefer a JSON path: only the body is signed.
+     */
     eventType: fieldSource.optional(),
     secrets: z.array(secretString).optional(),
     secret: secretString.optional(),
@@ -69,6 +83,13 @@ export type GenericHmacSettingsInput = z.input<typeof genericHmacSettingsSchema>
 export type GenericHmacSettings = z.output<typeof genericHmacSettingsSchema>;
 
 type FieldSource = NonNullable<GenericHmacSettings['dedupeKey']>;
+
+/**
+ * No official verifier to match, and senders differ: .NET prints hex in upper case, many
+ * base64 encoders drop the padding. Both are the same bytes; the alphabet and the unused bits
+ * must still be canonical (docs/providers.md, deviations).
+ */
+const GENERIC_SPELLINGS = { anyCaseHex: true, unpadded: true } as const;
 
 function signedContent(
   settings: GenericHmacSettings,
@@ -92,7 +113,7 @@ function verifyGenericHmac(delivery: Delivery, settings: GenericHmacSettings): V
   }
   const prefix = settings.prefix ?? '';
   const signature = header.startsWith(prefix)
-    ? decodeSignature(header.slice(prefix.length), settings.encoding)
+    ? decodeSignature(header.slice(prefix.length), settings.encoding, GENERIC_SPELLINGS)
     : undefined;
   if (signature === undefined) {
     return reject('signature_malformed', `${settings.header} is not \`${prefix}<${settings.encoding}>\``);
@@ -126,7 +147,7 @@ function verifyGenericHmac(delivery: Delivery, settings: GenericHmacSettings): V
     }) !== -1;
   if (!matches(delivery.body)) {
     return rejectMismatch({
-      body: delivery.body,
+      delivery,
       label: 'signature',
       mismatchMessage: `${settings.header} does not match: was the body re-serialized? are the secret, algorithm (${settings.algorithm}) and encoding (${settings.encoding}) the sender's?`,
       matchesBody: matches,
@@ -183,9 +204,6 @@ function signGenericHmac(body: Buffer, settings: GenericHmacSettings, options: S
   }
   const signature = computeHmac(settings.algorithm, secret, signedContent(settings, timestamp, body));
   headers[settings.header] = `${settings.prefix ?? ''}${signature.toString(settings.encoding)}`;
-  if (settings.dedupeKey !== undefined && 'header' in settings.dedupeKey) {
-    headers[settings.dedupeKey.header] = options.eventId;
-  }
   if (settings.eventType !== undefined && 'header' in settings.eventType) {
     headers[settings.eventType.header] = options.eventType;
   }

@@ -1,7 +1,9 @@
 /**
  * GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. The legacy SHA-1
- * `X-Hub-Signature` is not accepted. Each delivery has a GUID in `X-GitHub-Delivery` (kept on
- * redelivery) and its event name in `X-GitHub-Event`.
+ * `X-Hub-Signature` is not accepted. Each delivery has a GUID in `X-GitHub-Delivery` and its
+ * event name in `X-GitHub-Event`, both unsigned: the dedupe key is the SHA-256 of the signed
+ * body (the GUID stays in the stored headers), and the event name, which the body does not
+ * carry, is the one thing taken from an unsigned header (docs/security.md).
  */
 import { z } from 'zod';
 import { combineSecrets, hasSecret, secretString } from './settings.ts';
@@ -17,10 +19,11 @@ import {
   readJsonKey,
   reject,
   rejectMismatch,
+  sha256Hex,
 } from './verify-core.ts';
 
 export const githubSettingsSchema = z
-  .object({
+  .strictObject({
     /** Webhook secrets, newest first while rotating. */
     secrets: z.array(secretString).optional(),
     secret: secretString.optional(),
@@ -41,7 +44,7 @@ function verifyGithub(delivery: Delivery, settings: GithubSettings): Verificatio
   if (header === undefined) {
     return reject(
       'signature_missing',
-      delivery.headers.has('x-hub-signature')
+      delivery.headers.get('x-hub-signature') !== null
         ? 'only the legacy SHA-1 X-Hub-Signature is present: Hookbox needs X-Hub-Signature-256, which GitHub sends when the webhook has a secret'
         : 'no X-Hub-Signature-256 header: set a secret on the GitHub webhook and the same one in this source',
     );
@@ -62,7 +65,7 @@ function verifyGithub(delivery: Delivery, settings: GithubSettings): Verificatio
     }) !== -1;
   if (!matches(delivery.body)) {
     return rejectMismatch({
-      body: delivery.body,
+      delivery,
       label: 'sha256 signature',
       mismatchMessage:
         "X-Hub-Signature-256 does not match: was the body re-serialized? is the webhook's secret the one configured?",
@@ -70,10 +73,6 @@ function verifyGithub(delivery: Delivery, settings: GithubSettings): Verificatio
     });
   }
 
-  const deliveryId = readHeader(delivery.headers, 'x-github-delivery');
-  if (deliveryId === undefined) {
-    return reject('payload_invalid', 'no X-GitHub-Delivery header: Hookbox dedupes GitHub deliveries on it');
-  }
   const event = readHeader(delivery.headers, 'x-github-event');
   if (event === undefined) {
     return reject('payload_invalid', 'no X-GitHub-Event header: Hookbox routes GitHub deliveries on it');
@@ -83,7 +82,8 @@ function verifyGithub(delivery: Delivery, settings: GithubSettings): Verificatio
   if (!payload.ok) return reject('payload_invalid', payload.error);
   const action = readJsonKey(payload.value, 'action');
   return accept({
-    dedupeKey: deliveryId,
+    // Only the body is signed: X-GitHub-Delivery could be replaced on a replay, its hash cannot.
+    dedupeKey: sha256Hex(delivery.body),
     eventType: action === undefined ? event : `${event}.${action}`,
     payload: payload.value,
   });
@@ -138,7 +138,7 @@ function sampleGithubBody(options: { eventType: string; eventId: string; now: nu
       user: { login: 'octocat', id: 1, type: 'User' },
       created_at: at,
       updated_at: at,
-      body: 'A sample delivery.',
+      body: `A sample delivery (${options.eventId}).`,
     },
     repository: {
       id: 1296269,

@@ -80,7 +80,7 @@ const certificateUrl = z.string().refine((url) => checkCertificateUrl(url).ok, {
   message: `must be https://api(-m)(.sandbox).paypal.com${CERT_PATH}<name>`,
 });
 
-export const paypalSettingsSchema = z.object({
+export const paypalSettingsSchema = z.strictObject({
   /** The id PayPal shows for this webhook (Developer Dashboard > app > Webhooks): part of the signed message. */
   webhookId: z.string().min(1, 'must not be empty: copy the webhook id from the PayPal developer dashboard'),
   /** A folder of PEM files named `<last segment of the cert URL>.pem`, consulted before any fetch. */
@@ -227,7 +227,8 @@ export function createPaypalProvider(options: PaypalProviderOptions = {}): Provi
     if (Number.isNaN(transmittedAt)) {
       return reject('signature_malformed', 'PAYPAL-TRANSMISSION-TIME is not an ISO 8601 date-time');
     }
-    const signature = decodeSignature(signatureText, 'base64');
+    // PayPal's SDKs decode the signature with Node's lenient base64 decoder; so does Hookbox.
+    const signature = decodeSignature(signatureText, 'base64', { anyBase64: true });
     if (signature === undefined)
       return reject('signature_malformed', 'PAYPAL-TRANSMISSION-SIG is not base64');
 
@@ -266,7 +267,7 @@ export function createPaypalProvider(options: PaypalProviderOptions = {}): Provi
     };
     if (!matches(delivery.body)) {
       return rejectMismatchAsync({
-        body: delivery.body,
+        delivery,
         label: 'transmission signature',
         mismatchMessage:
           "PAYPAL-TRANSMISSION-SIG does not verify: is webhookId this webhook's id in the PayPal dashboard? was the body re-serialized?",

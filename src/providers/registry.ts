@@ -1,4 +1,5 @@
 /** Every signature scheme by the name sources use in config (`provider: 'stripe'`). */
+
 import { firebase } from './firebase.ts';
 import { genericHmac } from './generic-hmac.ts';
 import { github } from './github.ts';
@@ -32,4 +33,26 @@ export function getProvider(name: string): Provider<any> {
     );
   }
   return provider;
+}
+
+/** A configured source, as far as redaction needs it. */
+interface SourceScheme {
+  // biome-ignore lint/suspicious/noExplicitAny: any scheme's settings, as parsed for it.
+  provider: Provider<any>;
+  settings: unknown;
+}
+
+/**
+ * Every header a scheme declares as carrying a signature or credential: the fixed names of
+ * every registered scheme (so an event stored under a source since removed is still masked),
+ * plus the names these sources configure (generic-hmac's `header`).
+ */
+export function declaredSecretHeaders(sources: Iterable<SourceScheme> = []): string[] {
+  const names = new Set<string>();
+  for (const provider of Object.values(providers)) for (const name of provider.secretHeaders) names.add(name);
+  for (const { provider, settings } of sources) {
+    for (const name of provider.secretHeaders) names.add(name);
+    for (const name of provider.secretHeadersFor?.(settings) ?? []) names.add(name.toLowerCase());
+  }
+  return [...names];
 }

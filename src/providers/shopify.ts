@@ -1,8 +1,11 @@
 /**
  * Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the raw body>` with the app's
- * client secret (or the webhook signing secret of a store-created webhook).
- * `X-Shopify-Event-Id` is the same across retries of one event; older API versions only send
- * `X-Shopify-Webhook-Id`, which is also stable across retries.
+ * client secret (or the webhook signing secret of a store-created webhook). Only the body is
+ * signed: `X-Shopify-Event-Id`, `X-Shopify-Webhook-Id` and `X-Shopify-Topic` are not, so the
+ * dedupe key is the SHA-256 of the body (the ids stay in the stored headers) and the topic,
+ * which the body does not carry, is the one thing taken from an unsigned header
+ * (docs/security.md). Shopify's events webhooks send the same headers without the `X-`
+ * prefix (`Shopify-Hmac-Sha256`, `Shopify-Topic`, ...).
  */
 import { z } from 'zod';
 import { combineSecrets, hasSecret, secretString } from './settings.ts';
@@ -16,10 +19,11 @@ import {
   readHeader,
   reject,
   rejectMismatch,
+  sha256Hex,
 } from './verify-core.ts';
 
 export const shopifySettingsSchema = z
-  .object({
+  .strictObject({
     /** Client secrets (or webhook signing secrets), newest first while rotating. */
     secrets: z.array(secretString).optional(),
     secret: secretString.optional(),
@@ -34,14 +38,21 @@ export type ShopifySettingsInput = z.input<typeof shopifySettingsSchema>;
 export type ShopifySettings = z.output<typeof shopifySettingsSchema>;
 
 const SIGNATURE_HEADER = 'x-shopify-hmac-sha256';
+/** Shopify's events webhooks send the same headers without the `X-` prefix; both spellings are read. */
+const NEWER_SIGNATURE_HEADER = 'shopify-hmac-sha256';
+const both = (name: string) => [`x-shopify-${name}`, `shopify-${name}`];
 
 function verifyShopify(delivery: Delivery, settings: ShopifySettings): Verification {
-  const header = readHeader(delivery.headers, SIGNATURE_HEADER);
+  const header = readHeader(delivery.headers, SIGNATURE_HEADER, NEWER_SIGNATURE_HEADER);
   if (header === undefined) {
     return reject(
       'signature_missing',
-      'no X-Shopify-Hmac-Sha256 header: subscribe the Shopify webhook to this URL, or sign with `hookbox send`',
+      'no X-Shopify-Hmac-Sha256 (or Shopify-Hmac-Sha256) header: subscribe the Shopify webhook to this URL, or sign with `hookbox send`',
     );
+  }
+  if (delivery.body.length === 0) {
+    // @shopify/shopify-api refuses an empty body before computing anything (missing_body).
+    return reject('payload_invalid', 'the body is empty: Shopify always sends the resource as JSON or XML');
   }
   const signature = decodeSignature(header, 'base64');
   if (signature === undefined) {
@@ -57,7 +68,7 @@ function verifyShopify(delivery: Delivery, settings: ShopifySettings): Verificat
     }) !== -1;
   if (!matches(delivery.body)) {
     return rejectMismatch({
-      body: delivery.body,
+      delivery,
       label: 'signature',
       mismatchMessage:
         "X-Shopify-Hmac-Sha256 does not match: was the body re-serialized? is the app's client secret the one configured?",
@@ -65,21 +76,18 @@ function verifyShopify(delivery: Delivery, settings: ShopifySettings): Verificat
     });
   }
 
-  const dedupeKey = readHeader(delivery.headers, 'x-shopify-event-id', 'x-shopify-webhook-id');
-  if (dedupeKey === undefined) {
+  const topic = readHeader(delivery.headers, ...both('topic'));
+  if (topic === undefined) {
     return reject(
       'payload_invalid',
-      'neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id is present: Hookbox dedupes Shopify deliveries on them',
+      'no X-Shopify-Topic (or Shopify-Topic) header: Hookbox routes Shopify deliveries on it',
     );
-  }
-  const topic = readHeader(delivery.headers, 'x-shopify-topic');
-  if (topic === undefined) {
-    return reject('payload_invalid', 'no X-Shopify-Topic header: Hookbox routes Shopify deliveries on it');
   }
   // Shopify sends JSON unless the subscription asked for XML; handlers then get the text.
   const parsed = parseJson(delivery.body);
   return accept({
-    dedupeKey,
+    // Only the body is signed: the event and webhook ids could be replaced on a replay, its hash cannot.
+    dedupeKey: sha256Hex(delivery.body),
     eventType: topic,
     payload: parsed.ok ? parsed.value : delivery.body.toString('utf8'),
   });
@@ -121,7 +129,7 @@ function sampleShopifyBody(options: { eventType: string; eventId: string; now: n
 
 export const shopify: Provider<ShopifySettings> = {
   name: 'shopify',
-  secretHeaders: [SIGNATURE_HEADER],
+  secretHeaders: [SIGNATURE_HEADER, NEWER_SIGNATURE_HEADER],
   parseSettings: (raw) => shopifySettingsSchema.parse(raw),
   verify: verifyShopify,
   sign: signShopify,

@@ -24,7 +24,7 @@ import {
 } from './verify-core.ts';
 
 export const slackSettingsSchema = z
-  .object({
+  .strictObject({
     /** The app's signing secrets, newest first while rotating. */
     signingSecrets: z.array(generatedSecretString).optional(),
     signingSecret: generatedSecretString.optional(),
@@ -49,7 +49,31 @@ function signedContent(timestamp: string, body: Uint8Array): [string, Uint8Array
   return [`v0:${timestamp}:`, body];
 }
 
+/** Slack's ssl_check is a few dozen bytes; a larger body is not one, so it is never parsed unsigned. */
+const SSL_CHECK_MAX_BYTES = 1024;
+
+/**
+ * Slack checks a slash command's certificate now and then with an unsigned form
+ * `ssl_check=1&token=...`; Bolt answers it 200 before any signature check. Only that exact
+ * form (no other fields) is taken as one, and it stores and runs nothing.
+ */
+function isSslCheck(delivery: Delivery): boolean {
+  if (delivery.body.length > SSL_CHECK_MAX_BYTES) return false;
+  if (looksLikeJson(delivery.body, delivery.headers.get('content-type'))) return false;
+  const form = new URLSearchParams(delivery.body.toString('utf8'));
+  return (
+    form.get('ssl_check') === '1' && [...form.keys()].every((key) => key === 'ssl_check' || key === 'token')
+  );
+}
+
 function verifySlack(delivery: Delivery, settings: SlackSettings): Verification {
+  if (isSslCheck(delivery)) {
+    return accept({
+      dedupeKey: sha256Hex(delivery.body),
+      eventType: 'ssl_check',
+      handshake: { status: 200, body: { ok: true } },
+    });
+  }
   const header = readHeader(delivery.headers, SIGNATURE_HEADER);
   const timestampText = readHeader(delivery.headers, TIMESTAMP_HEADER);
   if (header === undefined || timestampText === undefined) {
@@ -76,7 +100,7 @@ function verifySlack(delivery: Delivery, settings: SlackSettings): Verification 
     }) !== -1;
   if (!matches(delivery.body)) {
     return rejectMismatch({
-      body: delivery.body,
+      delivery,
       label: 'v0 signature',
       mismatchMessage:
         "X-Slack-Signature does not match: was the body re-serialized? is the app's Signing Secret the one configured?",

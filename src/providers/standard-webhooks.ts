@@ -31,7 +31,7 @@ const standardSecret = generatedSecretString.refine(
 );
 
 export const standardWebhooksSettingsSchema = z
-  .object({
+  .strictObject({
     /** `whsec_<base64>` secrets, newest first while rotating. */
     secrets: z.array(standardSecret).optional(),
     secret: standardSecret.optional(),
@@ -94,7 +94,7 @@ function verifyStandardWebhook(delivery: Delivery, settings: StandardWebhooksSet
     }) !== -1;
   if (!matches(delivery.body)) {
     return rejectMismatch({
-      body: delivery.body,
+      delivery,
       label: 'v1 signature',
       mismatchMessage:
         'no v1 signature matches: was the body re-serialized? was the right whsec_ secret configured?',

@@ -23,7 +23,7 @@ import {
 } from './verify-core.ts';
 
 export const stripeSettingsSchema = z
-  .object({
+  .strictObject({
     /** Signing secrets, newest first while rolling a secret (the old one stays valid until it expires). */
     secrets: z.array(generatedSecretString).optional(),
     secret: generatedSecretString.optional(),
@@ -80,16 +80,18 @@ function verifyStripe(delivery: Delivery, settings: StripeSettings): Verificatio
     return reject('signature_malformed', 'no Stripe-Signature v1 value is hexadecimal: expected `v1=<hex>`');
   }
 
+  // stripe-node signs over the parsed number, so `t=0017...` is checked as `17...`.
+  const signedTimestamp = String(Number(timestamp));
   const matches = (body: Uint8Array) =>
     findMatchingSecret({
       algorithm: 'sha256',
       secrets: settings.secrets,
-      content: signedContent(timestamp, body),
+      content: signedContent(signedTimestamp, body),
       signatures,
     }) !== -1;
   if (!matches(delivery.body)) {
     return rejectMismatch({
-      body: delivery.body,
+      delivery,
       label: 'v1 signature',
       mismatchMessage:
         'no v1 signature matches: was the body re-serialized? was the right secret configured?',

@@ -20,6 +20,7 @@ import {
   accept,
   computeHmac,
   decodeSignature,
+  diagnosableForms,
   equalSignatures,
   findMatchingSecret,
   type HmacAlgorithm,
@@ -29,12 +30,11 @@ import {
   readHeader,
   readJsonKey,
   reject,
-  reserializedForms,
   sha256Hex,
 } from './verify-core.ts';
 
 export const twilioSettingsSchema = z
-  .object({
+  .strictObject({
     /** Auth tokens, newest first while rotating (the secondary token during a change). */
     authTokens: z.array(generatedSecretString).optional(),
     authToken: generatedSecretString.optional(),
@@ -246,7 +246,7 @@ function verifyTwilio(delivery: Delivery, settings: TwilioSettings): Verificatio
     const matchesHash = (body: Uint8Array) =>
       expected !== undefined && equalSignatures(Buffer.from(sha256Hex(body), 'hex'), expected);
     if (!matchesHash(delivery.body)) {
-      if (reserializedForms(delivery.body).some(matchesHash)) {
+      if (diagnosableForms(delivery).some(matchesHash)) {
         return reject(
           'signature_body_reserialized',
           'the raw body does not hash to bodySHA256, but a re-serialized form does: pass the raw request body bytes, not parsed JSON',
@@ -318,9 +318,10 @@ function firstValue(form: URLSearchParams, names: readonly string[]): string | u
 }
 
 /**
- * Dedupe key, in order: Twilio's I-Twilio-Idempotency-Token (the same on every retry); else
- * `<resource sid>:<status>` (plus the sequence number or participant where Twilio sends
- * several callbacks per status), because each status transition is one event; else, and for
+ * Dedupe key, from signed fields only (I-Twilio-Idempotency-Token is unsigned, so a replay
+ * could carry a fresh one; it stays in the stored headers): `<resource sid>:<status>` (plus
+ * the sequence number or participant where Twilio sends several callbacks per status),
+ * because each status transition is one event; else, and for
  * requests carrying caller input (a <Gather> or <Dial> action, which may repeat with the same
  * sid and status), the SHA-256 of the body, which is identical on retries.
  *
@@ -329,27 +330,26 @@ function firstValue(form: URLSearchParams, names: readonly string[]): string | u
  */
 function readTwilioForm(delivery: Delivery, form: URLSearchParams): Verification {
   const payload = formFields(form);
-  const token = readHeader(delivery.headers, IDEMPOTENCY_HEADER);
   const hasInput = INPUT_FIELDS.some((name) => form.has(name));
   for (const family of FAMILIES) {
     const sid = firstValue(form, family.ids);
     if (sid === undefined) continue;
     const status = firstValue(form, family.statuses);
     const eventType = status === undefined ? family.type : `${family.type}.${status.toLowerCase()}`;
-    if (token !== undefined) return accept({ dedupeKey: token, eventType, payload });
     if (hasInput) return accept({ dedupeKey: sha256Hex(delivery.body), eventType, payload });
     const qualifiers = family.qualifiers.flatMap((name) => form.get(name) ?? []);
     const dedupeKey = [sid, status ?? '', ...qualifiers].filter((part) => part !== '').join(':');
     return accept({ dedupeKey, eventType, payload });
   }
-  return accept({ dedupeKey: token ?? sha256Hex(delivery.body), eventType: 'twilio.webhook', payload });
+  return accept({ dedupeKey: sha256Hex(delivery.body), eventType: 'twilio.webhook', payload });
 }
 
 function readTwilioJson(delivery: Delivery): Verification {
   const parsed = parseJson(delivery.body);
   const payload = parsed.ok ? parsed.value : delivery.body.toString('utf8');
   return accept({
-    dedupeKey: readHeader(delivery.headers, IDEMPOTENCY_HEADER) ?? sha256Hex(delivery.body),
+    // The body is signed through bodySHA256 in the signed URL; the idempotency token is not.
+    dedupeKey: sha256Hex(delivery.body),
     eventType: (parsed.ok ? readJsonKey(parsed.value, 'type') : undefined) ?? 'twilio.webhook',
     payload,
   });

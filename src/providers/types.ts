@@ -5,16 +5,29 @@
  */
 import type { ErrorCode } from '../errors.ts';
 
+/**
+ * Request headers as a verifier reads them: by name, case-insensitively. A web `Headers` is
+ * one; the standalone server passes a cheaper view over Node's own header object.
+ */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
 /** One delivery as received, before anything is parsed. */
 export interface Delivery {
   /** The raw body bytes exactly as received. */
   body: Buffer;
-  /** Request headers (web-standard, case-insensitive). */
-  headers: Headers;
+  /** Request headers (case-insensitive, read by name only). */
+  headers: HeaderReader;
   /** The public URL the provider posted to (source `publicUrl` applied), for schemes that sign it. */
   url: string;
   /** Epoch milliseconds: the verification time (the Clock, or `hookbox verify --at`). */
   now: number;
+  /**
+   * Diagnose a mismatch whatever the body's size (`hookbox verify`). The receive route leaves
+   * it unset, so a large forged body costs no more than a genuine one (verify-core.ts).
+   */
+  diagnose?: boolean;
 }
 
 /** Why a delivery was refused, with a message that says what to do. */
@@ -72,9 +85,13 @@ export interface SignOptions {
 export interface Provider<C = unknown> {
   /** The scheme name used in config (`provider: 'stripe'`). */
   readonly name: string;
-  /** Header names (lower case) that carry signatures or secrets: dropped before headers are stored or logged. */
+  /**
+   * Header names (lower case) that carry this scheme's signatures or credentials. They are
+   * stored (an event can be re-verified) but masked on every output and in logs, through the
+   * one Redaction (registry.ts declaredSecretHeaders, src/redaction.ts).
+   */
   readonly secretHeaders: readonly string[];
-  /** Signature headers named by a source's settings (generic-hmac's `header`): dropped like `secretHeaders`. */
+  /** Signature headers named by a source's settings (generic-hmac's `header`): masked like `secretHeaders`. */
   secretHeadersFor?(settings: C): readonly string[];
   /** Validate and normalise this scheme's source settings; throws a ZodError listing every problem. */
   parseSettings(raw: unknown): C;

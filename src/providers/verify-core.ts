@@ -6,10 +6,9 @@
  * Schemes stay thin: they parse their headers, say which bytes are signed, and call here.
  */
 import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
-import type { Accepted, Rejection } from './types.ts';
+import type { Accepted, Delivery, HeaderReader, Rejection } from './types.ts';
 
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
-export type SignatureEncoding = 'hex' | 'base64';
 /** How a configured secret string turns into key bytes: as UTF-8 text, or base64 (Standard Webhooks' `whsec_`). */
 export type SecretEncoding = 'utf8' | 'base64';
 /** Signed content given as parts, so a large body is hashed in place instead of copied into one buffer. */
@@ -94,20 +93,54 @@ export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-const HEX = /^(?:[0-9a-fA-F]{2})+$/;
-// Node's base64 decoder takes both alphabets and optional padding.
-const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+export type SignatureEncoding = 'hex' | 'base64' | 'base64url';
 
 /**
- * The bytes of a signature as sent, or undefined when it is not valid in its encoding.
- * Buffer.from() silently drops bad characters, which would let two different strings decode
- * to the same bytes, so the text is checked first. Hex is case-insensitive; base64 also takes
- * the URL-safe alphabet.
+ * Spellings of the same bytes a scheme takes besides the canonical one. The official verifiers
+ * compare the signature as text, so by default only the one spelling they produce is accepted:
+ * lower-case hex, or base64 in its alphabet with its padding and the unused low bits of the
+ * last character zero. Any other spelling would be a difference from the provider nobody wrote
+ * down (docs/providers.md lists the ones a scheme keeps, and why).
  */
-export function decodeSignature(text: string, encoding: SignatureEncoding): Buffer | undefined {
+export interface SpellingTolerance {
+  /** Hex digits A-F as well as a-f. */
+  anyCaseHex?: boolean;
+  /** Base64 without its `=` padding. */
+  unpadded?: boolean;
+  /** Whatever Node's base64 decoder takes: either alphabet, any padding, non-zero unused bits. */
+  anyBase64?: boolean;
+}
+
+const LOWER_HEX = /^(?:[0-9a-f]{2})+$/;
+const ANY_CASE_HEX = /^(?:[0-9a-fA-F]{2})+$/;
+const ANY_BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/**
+ * The bytes of a signature as sent, or undefined when it is not the spelling the scheme takes.
+ * Buffer.from() silently drops bad characters and ignores unused bits, which would let many
+ * strings decode to the same bytes, so the text is checked first: re-encoding the bytes must
+ * give the text back.
+ */
+export function decodeSignature(
+  text: string,
+  encoding: SignatureEncoding,
+  tolerance: SpellingTolerance = {},
+): Buffer | undefined {
   if (text.length === 0) return undefined;
-  if (encoding === 'hex') return HEX.test(text) ? Buffer.from(text, 'hex') : undefined;
-  return BASE64.test(text) ? Buffer.from(text, 'base64') : undefined;
+  if (encoding === 'hex') {
+    const pattern = tolerance.anyCaseHex ? ANY_CASE_HEX : LOWER_HEX;
+    return pattern.test(text) ? Buffer.from(text, 'hex') : undefined;
+  }
+  if (tolerance.anyBase64) return ANY_BASE64.test(text) ? Buffer.from(text, 'base64') : undefined;
+  const bytes = Buffer.from(text, encoding);
+  // Node writes base64 padded and base64url unpadded; the canonical forms are those, with and without padding.
+  const written = bytes.toString(encoding);
+  const bare = written.replace(/=+$/, '');
+  const padded = bare.padEnd(Math.ceil(bare.length / 4) * 4, '=');
+  const canonical = encoding === 'base64' ? padded : bare;
+  if (text === canonical) return bytes;
+  if (tolerance.unpadded && (text === bare || text === padded)) return bytes;
+  return undefined;
 }
 
 /**
@@ -217,7 +250,7 @@ export function parseKeyValueList(value: string, separator: string | RegExp = ',
 }
 
 /** A header's value, or undefined when absent or blank. */
-export function readHeader(headers: Headers, ...names: string[]): string | undefined {
+export function readHeader(headers: HeaderReader, ...names: string[]): string | undefined {
   for (const name of names) {
     const value = headers.get(name);
     if (value !== null && value.trim() !== '') return value.trim();
@@ -302,13 +335,32 @@ export function reserializedForms(body: Uint8Array): Buffer[] {
 }
 
 /**
- * The rejection for a body no signature matches. Only on this failure path, the body is
- * re-serialized the ways frameworks do it and checked again: a match means the signature is
- * genuine but the application handed over parsed-then-stringified JSON instead of the raw
- * bytes, which is the most common integration mistake and worth naming precisely.
+ * Above this size the live receive route skips the re-serialization diagnosis: parsing and
+ * re-serializing a large forged body twice would cost an unauthenticated sender's target more
+ * CPU than a genuine delivery of that size (bench/scenarios/forgery-cost.ts). Provider bodies
+ * are mostly a few KiB, so the diagnosis still covers the usual case; `hookbox verify` asks for
+ * it whatever the size (`Delivery.diagnose`).
+ */
+export const RESERIALIZATION_CHECK_MAX_BYTES = 16 * 1024;
+
+/** The re-serialized forms worth trying for this delivery: none when it is too large to diagnose. */
+export function diagnosableForms(delivery: Pick<Delivery, 'body' | 'diagnose'>): Buffer[] {
+  if (!delivery.diagnose && delivery.body.length > RESERIALIZATION_CHECK_MAX_BYTES) return [];
+  return reserializedForms(delivery.body);
+}
+
+const reserializedMessage = (label: string) =>
+  `no ${label} matches the raw body, but one matches a re-serialized form: pass the raw request body bytes, not parsed JSON`;
+
+/**
+ * The rejection for a body no signature matches. Only on this failure path, and only for a
+ * body small enough (diagnosableForms), the body is re-serialized the ways frameworks do it and
+ * checked again: a match means the signature is genuine but the application handed over
+ * parsed-then-stringified JSON instead of the raw bytes, which is the most common integration
+ * mistake and worth naming precisely.
  */
 export function rejectMismatch(options: {
-  body: Uint8Array;
+  delivery: Pick<Delivery, 'body' | 'diagnose'>;
   /** What is being matched, e.g. `v1 signature`. */
   label: string;
   /** The message when no re-serialized form matches either. */
@@ -316,30 +368,22 @@ export function rejectMismatch(options: {
   /** Whether the signature matches when `candidate` is taken as the body. */
   matchesBody: (candidate: Buffer) => boolean;
 }): Rejection {
-  for (const form of reserializedForms(options.body)) {
-    if (options.matchesBody(form)) {
-      return reject(
-        'signature_body_reserialized',
-        `no ${options.label} matches the raw body, but one matches a re-serialized form: pass the raw request body bytes, not parsed JSON`,
-      );
-    }
+  if (diagnosableForms(options.delivery).some(options.matchesBody)) {
+    return reject('signature_body_reserialized', reserializedMessage(options.label));
   }
   return reject('signature_mismatch', options.mismatchMessage);
 }
 
 /** The same diagnosis for async checks (RSA signatures over a CRC of the body). */
 export async function rejectMismatchAsync(options: {
-  body: Uint8Array;
+  delivery: Pick<Delivery, 'body' | 'diagnose'>;
   label: string;
   mismatchMessage: string;
   matchesBody: (candidate: Buffer) => Promise<boolean> | boolean;
 }): Promise<Rejection> {
-  for (const form of reserializedForms(options.body)) {
+  for (const form of diagnosableForms(options.delivery)) {
     if (await options.matchesBody(form)) {
-      return reject(
-        'signature_body_reserialized',
-        `no ${options.label} matches the raw body, but one matches a re-serialized form: pass the raw request body bytes, not parsed JSON`,
-      );
+      return reject('signature_body_reserialized', reserializedMessage(options.label));
     }
   }
   return reject('signature_mismatch', options.mismatchMessage);

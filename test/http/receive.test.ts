@@ -15,10 +15,13 @@ describe.each(engines)('receive route on %s', (engine) => {
   const nowSeconds = () => Math.floor(clock.now() / 1000);
 
   beforeEach(async () => {
-    ({ store, cleanup } = await createTestStore(engine));
+    clock.set(Date.UTC(2026, 5, 1, 12));
+    ({ store, cleanup } = await createTestStore(engine, { clock }));
     hookbox = createHookbox({
       store,
       clock,
+      // Pinned jitter: a failed first attempt waits half of the 10 s backoff ceiling.
+      random: () => 0.5,
       sources: {
         stripe: { provider: 'stripe', secrets: [secret] },
         payments: { provider: 'stripe', secrets: [secret], mode: 'sync', maxBodyBytes: 4096 },
@@ -235,7 +238,16 @@ describe.each(engines)('receive route on %s', (engine) => {
       expect(failedJson.error.message).toContain('downstream unavailable');
       expect(await store.getEvent(failedJson.id)).toMatchObject({ status: 'failed', attempts: 1 });
 
+      // The provider retries before Hookbox's backoff has passed: the handler does not run early.
       fail = false;
+      const early = await post('/webhooks/payments', body, signed(body));
+      expect(early.status).toBe(500);
+      expect((await early.json()).error.message).toContain(
+        `will be retried from ${new Date(clock.now() + 5_000).toISOString()}`,
+      );
+      expect(await store.getEvent(failedJson.id)).toMatchObject({ status: 'failed', attempts: 1 });
+
+      clock.advance(5_000);
       const retried = await post('/webhooks/payments', body, signed(body));
       expect(retried.status).toBe(200);
       expect(await retried.json()).toMatchObject({ processed: true, duplicate: true });
@@ -243,7 +255,34 @@ describe.each(engines)('receive route on %s', (engine) => {
       const repeat = await post('/webhooks/payments', body, signed(body));
       expect(repeat.status).toBe(200);
       expect(await repeat.json()).toMatchObject({ alreadyProcessed: true, duplicate: true });
-      expect((await store.getEvent(failedJson.id))!.deliveryCount).toBe(3);
+      expect((await store.getEvent(failedJson.id))!.deliveryCount).toBe(4);
+    });
+
+    it('answers a repeat of a dead event 200 with dead: true, so the provider stops too', async () => {
+      let runs = 0;
+      hookbox.on('payments', 'payment_intent.succeeded', () => {
+        runs++;
+        throw new Error('card declined permanently');
+      });
+      const body = stripeEventBody('evt_sync_dead');
+      // Five attempts (the default budget), each after its backoff.
+      let last: Response | undefined;
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        last = await post('/webhooks/payments', body, signed(body));
+        clock.advance(6 * 60 * 60_000);
+      }
+      expect(runs).toBe(5);
+      expect(last!.status).toBe(200);
+      const deadJson = await last!.json();
+      expect(deadJson).toMatchObject({ received: true, duplicate: true, dead: true });
+      expect(deadJson.error).toContain('card declined permanently');
+      expect(await store.getEvent(deadJson.id)).toMatchObject({ status: 'dead', attempts: 5 });
+
+      // Nothing will retry it: a repeat says so with a 2xx, and runs nothing.
+      const repeat = await post('/webhooks/payments', body, signed(body));
+      expect(repeat.status).toBe(200);
+      expect(await repeat.json()).toEqual({ received: true, id: deadJson.id, duplicate: true, dead: true });
+      expect(runs).toBe(5);
     });
 
     it('says the handler did not run when its circuit breaker is open, without spending an attempt', async () => {
@@ -298,6 +337,7 @@ describe.each(engines)('receive route on %s', (engine) => {
     const ready = await hookbox.fetch(new Request('http://hookbox.test/readyz'));
     expect(ready.status).toBe(200);
     const alive = await hookbox.fetch(new Request('http://hookbox.test/healthz'));
-    expect(await alive.json()).toEqual({ status: 'ok' });
+    // Liveness carries the worker's figures: what it holds, and handlers stuck past their timeout.
+    expect(await alive.json()).toEqual({ status: 'ok', worker: { held: 0, stuck: 0, reserved: 0 } });
   });
 });

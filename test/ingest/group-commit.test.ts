@@ -1,8 +1,9 @@
 /**
  * Group commit keeps the invariants (DESIGN 1 and 3), tested through the real receive route
  * on a real store of each engine:
- *  - a batch whose commit fails answers 503 to each of its requests and stores none of them,
- *    while requests in other batches are answered 200 and stored;
+ *  - a batch whose commit fails for want of a store answers 503 to each of its requests and
+ *    stores none of them, while requests in other batches are answered 200 and stored;
+ *  - a row the database refuses fails alone (400), and its batch neighbours are stored;
  *  - duplicates within one batch and across batches yield one event each;
  *  - no request is answered before the commit holding its row has returned.
  *
@@ -11,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.ts';
+import { StoreRowRefusedError, StoreUnavailableError } from '../../src/errors.ts';
 import { createHookbox, type Hookbox } from '../../src/hookbox.ts';
 import { createEventId } from '../../src/ids.ts';
 import { GroupCommitter } from '../../src/ingest/group-commit.ts';
@@ -44,27 +45,37 @@ function poisonRow(like: NewEvent, now: number): NewEvent {
 
 /**
  * Wrap a real store's recordEvents: record each batch, hold commits while the gate is closed,
- * and make a batch holding a doomed key fail inside the store itself (a row its schema refuses
- * is added to that batch's one transaction, so the real adapter rolls the whole batch back).
+ * make a batch holding a doomed key fail as a store outage would (nothing reaches the store),
+ * and make a batch holding a poisoned key fail inside the store itself (a row its schema refuses
+ * is added to that batch's one transaction, so the real adapter refuses the whole batch).
  */
 function instrumentStore(store: Store) {
   const batches: ObservedBatch[] = [];
   const committedKeys = new Set<string>();
   const doomedKeys = new Set<string>();
+  const poisonedKeys = new Set<string>();
   let gate: Promise<void> | null = null;
   let openGate: () => void = () => {};
   let delay: () => number = () => 0;
   const recordEvents = store.recordEvents.bind(store);
 
-  store.recordEvents = async (events, now) => {
+  store.recordEvents = async (events, claim) => {
     const batch: ObservedBatch = { keys: events.map((e) => e.dedupeKey), failed: false, committed: false };
     batches.push(batch);
     if (gate) await gate;
     const wait = delay();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const doomed = events.some((e) => doomedKeys.has(e.dedupeKey));
+    if (events.some((e) => doomedKeys.has(e.dedupeKey))) {
+      batch.failed = true;
+      throw new StoreUnavailableError('the connection to the database was lost (simulated)');
+    }
+    const poisoned = events.some((e) => poisonedKeys.has(e.dedupeKey));
     try {
-      const results = await recordEvents(doomed ? [...events, poisonRow(events[0]!, now)] : events, now);
+      const results = await recordEvents(
+        poisoned ? [...events, poisonRow(events[0]!, Date.now())] : events,
+        claim,
+      );
+      // The results answer the given events; the poison row never commits, so nothing to trim.
       batch.committed = true;
       for (const key of batch.keys) committedKeys.add(key);
       return results;
@@ -78,6 +89,7 @@ function instrumentStore(store: Store) {
     batches,
     committedKeys,
     doomedKeys,
+    poisonedKeys,
     hold() {
       gate = new Promise<void>((resolve) => {
         openGate = resolve;
@@ -122,9 +134,13 @@ describe.each(engines)('group commit through the receive route on %s', (engine) 
     probe = instrumentStore(store);
     queued = 0;
     const record = GroupCommitter.prototype.record;
-    vi.spyOn(GroupCommitter.prototype, 'record').mockImplementation(function (this: GroupCommitter, event) {
+    vi.spyOn(GroupCommitter.prototype, 'record').mockImplementation(function (
+      this: GroupCommitter,
+      event,
+      options,
+    ) {
       queued++;
-      return record.call(this, event);
+      return record.call(this, event, options);
     });
     hookbox = createHookbox({
       store,
@@ -229,7 +245,7 @@ describe.each(engines)('group commit through the receive route on %s', (engine) 
         expect(await store.findEventByDedupeKey('stripe', key), key).not.toBeNull();
       }
     }
-    // Nothing of the failed batch reached the table (its poison row neither).
+    // Nothing of the failed batch reached the table.
     expect(await store.countEvents({})).toBe(openers.length - 1);
 
     // The committer carries on: later batches commit and answer 200.
@@ -242,8 +258,36 @@ describe.each(engines)('group commit through the receive route on %s', (engine) 
     expect(await store.countEvents({})).toBe(openers.length - 1 + 1 + innocent.length + doomed.length);
   });
 
-  it('fails the batch in the store itself: the adapter raises StoreUnavailableError and rolls back', async () => {
-    probe.doomedKeys.add('evt_direct');
+  it('records the neighbours of a row the database refuses, and answers that row alone 400', async () => {
+    const openers = await occupyEveryCommitSlot('evt_open');
+    const innocent = Array.from({ length: 12 }, (_, i) => `evt_neighbour_${i}`);
+    const poisoned = ['evt_poisoned_1', 'evt_poisoned_2'];
+    for (const key of poisoned) probe.poisonedKeys.add(key);
+    const sent = [...innocent.slice(0, 6), poisoned[0]!, ...innocent.slice(6), poisoned[1]!];
+    const responses = await sendTogether(sent);
+    probe.release();
+    await Promise.all(openers.map((o) => o.response));
+    const answers = await Promise.all(responses);
+    // They were one batch, refused as a whole by the store...
+    expect(
+      probe.batches.find((b) => b.keys.includes(poisoned[0]!) && b.keys.includes(innocent[0]!))?.failed,
+    ).toBe(true);
+    // ...and every neighbour was stored and acknowledged all the same.
+    for (const [i, key] of sent.entries()) {
+      if (poisoned.includes(key)) {
+        expect(answers[i]!.status, key).toBe(400);
+        expect((await answers[i]!.json()).error.code).toBe('payload_invalid');
+        expect(await store.findEventByDedupeKey('stripe', key)).toBeNull();
+      } else {
+        expect(answers[i]!.status, key).toBe(200);
+        expect(await store.findEventByDedupeKey('stripe', key), key).not.toBeNull();
+      }
+    }
+    expect(await store.countEvents({})).toBe(openers.length + innocent.length);
+  });
+
+  it('refuses the batch in the store itself: the adapter raises StoreRowRefusedError and stores nothing', async () => {
+    probe.poisonedKeys.add('evt_direct');
     const now = Date.now();
     const body = Buffer.from(stripeEventBody('evt_direct'));
     const event: NewEvent = {
@@ -257,7 +301,7 @@ describe.each(engines)('group commit through the receive route on %s', (engine) 
       bodySha256: createHash('sha256').update(body).digest('hex'),
       receivedAt: now,
     };
-    await expect(store.recordEvents([event], now)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.recordEvents([event])).rejects.toBeInstanceOf(StoreRowRefusedError);
     expect(await store.findEventByDedupeKey('stripe', 'evt_direct')).toBeNull();
   });
 
@@ -267,7 +311,7 @@ describe.each(engines)('group commit through the receive route on %s', (engine) 
       throw new Error('driver bug');
     };
     expect((await deliver('evt_thrown')).status).toBe(503);
-    store.recordEvents = async (events, now) => (await recordEvents(events, now)).slice(1);
+    store.recordEvents = async (events, claim) => (await recordEvents(events, claim)).slice(1);
     expect((await deliver('evt_short')).status).toBe(503);
     store.recordEvents = recordEvents;
     // The committer is not wedged: the next delivery (a retry of one of them) goes through.

@@ -1,5 +1,5 @@
 /**
- * Acceptance: every published vector in ../shared/test-vectors/ verifies through the real
+ * Acceptance: every published vector in test/fixtures/vectors/ verifies through the real
  * `hookbox verify` command (a child process, the way an operator runs it), a one-byte change of
  * any of them is refused with the reason, and a PayPal signature over the signed-int32 CRC is
  * refused.
@@ -14,8 +14,8 @@ import { crc32Unsigned } from '../../src/providers/paypal.ts';
 import { runCli } from '../support/processes.ts';
 import { changeOneByte } from './helpers.ts';
 
-/** ../shared/test-vectors/ beside the repository (CI clones the repository next to shared/). */
-const vectorsDir = new URL('../../../shared/test-vectors/', import.meta.url);
+/** The published vectors, kept in the repository (test/fixtures/vectors/README.md names their sources). */
+const vectorsDir = new URL('../fixtures/vectors/', import.meta.url);
 const paypalDir = new URL('paypal/', vectorsDir);
 const fixturesDir = new URL('./fixtures/', import.meta.url);
 
@@ -81,7 +81,7 @@ const github = vectors.github_official;
 
 const cases: VectorCase[] = [
   {
-    // The docs' vector is the bare signature over "Hello, World!": no delivery id and no JSON,
+    // The docs' vector is the bare signature over "Hello, World!": no event header and no JSON,
     // so the signature verifies and the payload is what a live delivery would be refused for.
     name: 'github_official',
     provider: 'github',
@@ -89,7 +89,7 @@ const cases: VectorCase[] = [
     body: Buffer.from(github.payload),
     headers: { 'x-hub-signature-256': github.x_hub_signature_256 },
     printed:
-      'signature verified: github delivery; but as a delivery it would be answered 400 payload_invalid: no X-GitHub-Delivery header',
+      'signature verified: github delivery; but as a delivery it would be answered 400 payload_invalid: no X-GitHub-Event header',
   },
   {
     name: 'slack_official',

@@ -159,6 +159,54 @@ describe('firebase (Pub/Sub push) with a local JWKS file', () => {
     expectAccepted(await firebase.verify(pushDelivery(edge, now), settings()));
   });
 
+  it('rejects a token issued in the future beyond the tolerance, as google-auth-library does', async () => {
+    const now = Date.now();
+    // google-auth-library allows 300 s of skew; with the same tolerance, the verdicts agree.
+    const wide = firebase.parseSettings({
+      audience,
+      serviceAccountEmail: email,
+      jwksFile,
+      clockToleranceSeconds: 300,
+    });
+    for (const [aheadSeconds, accepted] of [
+      [0, true],
+      [290, true],
+      [301, false],
+      [600, false],
+    ] as const) {
+      const jwt = await token(now + aheadSeconds * 1000);
+      expect(await oracleAccepts(jwt), `oracle, iat +${aheadSeconds} s`).toBe(accepted);
+      const result = await firebase.verify(pushDelivery(jwt, now), wide);
+      expect(result.ok, `hookbox, iat +${aheadSeconds} s`).toBe(accepted);
+      if (!result.ok) expect(result.message).toContain('issued');
+    }
+    // The default tolerance is 60 s: a token issued 90 s ahead is refused.
+    expectRejected(
+      await firebase.verify(pushDelivery(await token(now + 90_000), now), settings()),
+      'token_invalid',
+    );
+  });
+
+  it('rejects a token valid for more than a day, as google-auth-library does', async () => {
+    const now = Date.now();
+    const long = await token(now, {}, { lifetime: 86_400 + 60 });
+    expect(await oracleAccepts(long)).toBe(false);
+    const rejected = expectRejected(
+      await firebase.verify(pushDelivery(long, now), settings()),
+      'token_invalid',
+    );
+    expect(rejected.message).toContain('day');
+    // A whole day is still fine for both (Google issues one-hour tokens).
+    const day = await token(now - 60_000, {}, { lifetime: 86_400 });
+    expect(await oracleAccepts(day)).toBe(true);
+    expectAccepted(await firebase.verify(pushDelivery(day, now), settings()));
+    // Stricter than Google, on purpose (docs/providers.md): issued long ago with a lifetime over
+    // a day, it is refused here even though it expires within a day from now.
+    const old = await token(now - 20 * 3600_000, {}, { lifetime: 86_400 + 600 });
+    expect(await oracleAccepts(old)).toBe(true);
+    expectRejected(await firebase.verify(pushDelivery(old, now), settings()), 'token_invalid');
+  });
+
   it('rejects a token signed by another key, or naming an unknown kid', async () => {
     const now = Date.now();
     const forged = await token(now, {}, { key: otherKeys.privateKey });

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { resolveSources } from '../../src/config/sources.ts';
 import { genericHmac } from '../../src/providers/generic-hmac.ts';
 import {
   changeOneByte,
@@ -43,6 +44,38 @@ describe('generic-hmac settings', () => {
     expect(() =>
       genericHmac.parseSettings({ header: 'x-sig', secret: 's', signedContent: 'timestamp.body' }),
     ).toThrow(/timestampHeader/);
+  });
+});
+
+describe('generic-hmac identity', () => {
+  it('refuses a dedupe key taken from a header, which the signature does not cover', () => {
+    const settings = { header: 'x-sig', secret: 's', dedupeKey: { header: 'x-event-id' } };
+    expect(() => genericHmac.parseSettings(settings)).toThrow(/covers the body, not headers/);
+    // Through the config as createHookbox and hookbox serve validate it, naming the setting.
+    expect(() => resolveSources({ acme: { provider: 'generic-hmac', ...settings } })).toThrow(
+      /sources\.acme\.dedupeKey: the signature covers the body, not headers/,
+    );
+  });
+
+  it('keys on the signed body when no JSON path is set, whatever the headers say', async () => {
+    const settings = genericHmac.parseSettings({
+      header: 'x-sig',
+      secret: 's',
+      eventType: { header: 'x-type' },
+    });
+    const signature = createHmac('sha256', 's').update(body).digest('hex');
+    const keys = [];
+    for (const type of ['order.paid', 'order.refunded']) {
+      const accepted = expectAccepted(
+        await genericHmac.verify(
+          makeDelivery({ body, headers: { 'x-sig': signature, 'x-type': type, 'x-event-id': type }, now }),
+          settings,
+        ),
+      );
+      keys.push(accepted.dedupeKey);
+    }
+    expect(keys[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(keys[1]).toBe(keys[0]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sign, verify } from '@octokit/webhooks-methods';
 import { describe, expect, it } from 'vitest';
 import { github } from '../../src/providers/github.ts';
@@ -17,6 +18,7 @@ const secret = 'new github secret';
 const oldSecret = "It's a Secret to Everybody";
 const settings = github.parseSettings({ secrets: [secret, oldSecret] });
 const payload = JSON.stringify({ action: 'opened', issue: { number: 1 }, repository: { full_name: 'o/r' } });
+const sha256 = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
 
 function headers(signature: string, extra: Record<string, string> = {}) {
   return {
@@ -29,14 +31,14 @@ function headers(signature: string, extra: Record<string, string> = {}) {
 }
 
 describe('github verify, with @octokit/webhooks-methods as the oracle', () => {
-  it('accepts what verify() accepts, typed event.action and keyed by delivery id', async () => {
+  it('accepts what verify() accepts, typed event.action and keyed by the hash of the signed body', async () => {
     const signature = await sign(secret, payload);
     expect(await verify(secret, payload, signature)).toBe(true);
     const accepted = expectAccepted(
       await github.verify(makeDelivery({ body: payload, headers: headers(signature), now }), settings),
     );
     expect(accepted).toMatchObject({
-      dedupeKey: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+      dedupeKey: sha256(payload),
       eventType: 'issues.opened',
       payload: JSON.parse(payload),
     });
@@ -123,14 +125,26 @@ describe('github verify, with @octokit/webhooks-methods as the oracle', () => {
     );
   });
 
-  it('needs the delivery id and event headers', async () => {
+  it('needs the event header, but not the unsigned delivery id', async () => {
     const signature = await sign(secret, payload);
-    const noDelivery = headers(signature) as Record<string, string>;
-    delete noDelivery['x-github-delivery'];
+    const noEvent = headers(signature) as Record<string, string>;
+    delete noEvent['x-github-event'];
     expectRejected(
-      await github.verify(makeDelivery({ body: payload, headers: noDelivery, now }), settings),
+      await github.verify(makeDelivery({ body: payload, headers: noEvent, now }), settings),
       'payload_invalid',
     );
+    const noDelivery = headers(signature) as Record<string, string>;
+    delete noDelivery['x-github-delivery'];
+    const accepted = expectAccepted(
+      await github.verify(makeDelivery({ body: payload, headers: noDelivery, now }), settings),
+    );
+    const fresh = expectAccepted(
+      await github.verify(
+        makeDelivery({ body: payload, headers: headers(signature, { 'x-github-delivery': 'fresh' }), now }),
+        settings,
+      ),
+    );
+    expect(fresh.dedupeKey).toBe(accepted.dedupeKey);
   });
 
   it('signs what octokit and Hookbox accept', async () => {
@@ -143,7 +157,7 @@ describe('github verify, with @octokit/webhooks-methods as the oracle', () => {
     });
     expect(await verify(secret, body.toString(), signed.headers['x-hub-signature-256']!)).toBe(true);
     const accepted = expectAccepted(await github.verify(deliveryOf(signed, now), settings));
-    expect([accepted.eventType, accepted.dedupeKey]).toEqual(['issues.opened', 'd-1']);
+    expect([accepted.eventType, accepted.dedupeKey]).toEqual(['issues.opened', sha256(body)]);
   });
 });
 

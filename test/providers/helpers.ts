@@ -9,8 +9,8 @@ import type {
   Verification,
 } from '../../src/providers/types.ts';
 
-/** /work/shared/test-vectors/, next to the repository. */
-export const vectorsDir = new URL('../../../shared/test-vectors/', import.meta.url);
+/** The published vectors, kept in the repository (test/fixtures/vectors/README.md names their sources). */
+export const vectorsDir = new URL('../fixtures/vectors/', import.meta.url);
 export const fixturesDir = new URL('./fixtures/', import.meta.url);
 
 export interface Vectors {

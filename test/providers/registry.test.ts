@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -72,7 +73,13 @@ describe('every HMAC scheme round-trips sampleBody -> sign -> verify', () => {
       });
       const accepted = expectAccepted(await provider.verify(deliveryOf(signed, now, url), settings));
       expect(accepted.eventType).toBe(eventType);
-      if (name !== 'twilio') expect(accepted.dedupeKey).toBe('evt_roundtrip_1');
+      // GitHub and Shopify sign only the body, so their key is its hash (docs/security.md); the
+      // sample bodies carry the event id, so two samples are still two events.
+      const signedBodyOnly = name === 'github' || name === 'shopify';
+      if (signedBodyOnly) {
+        expect(accepted.dedupeKey).toBe(createHash('sha256').update(body).digest('hex'));
+        expect(body.toString()).toContain('evt_roundtrip_1');
+      } else if (name !== 'twilio') expect(accepted.dedupeKey).toBe('evt_roundtrip_1');
     });
   }
 });

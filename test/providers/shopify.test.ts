@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { shopify } from '../../src/providers/shopify.ts';
 import {
@@ -19,6 +19,7 @@ const secret = 'shpss_new_client_secret';
 const oldSecret = 'shpss_old_client_secret';
 const settings = shopify.parseSettings({ secrets: [secret, oldSecret] });
 const body = '{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}';
+const sha256 = (bytes: string | Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 function headers(signature: string, extra: Record<string, string> = {}) {
   return {
@@ -31,21 +32,31 @@ function headers(signature: string, extra: Record<string, string> = {}) {
 }
 
 describe('shopify verify', () => {
-  it('accepts a body signed as Shopify signs it, keyed by event id and typed by topic', async () => {
+  it('accepts a body signed as Shopify signs it, keyed by the hash of the body and typed by topic', async () => {
     const accepted = expectAccepted(
       await shopify.verify(makeDelivery({ body, headers: headers(oracleSign(secret, body)), now }), settings),
     );
-    expect(accepted).toMatchObject({
-      dedupeKey: '98880550-7158-44d4-b7cd-2c97c8a091b5',
-      eventType: 'orders/create',
-    });
+    expect(accepted).toMatchObject({ dedupeKey: sha256(body), eventType: 'orders/create' });
   });
 
-  it('falls back to the webhook id when the event id is absent', async () => {
+  it('keys on the signed body whatever the unsigned event and webhook ids say', async () => {
     const h = headers(oracleSign(secret, body)) as Record<string, string>;
     delete h['x-shopify-event-id'];
-    const accepted = expectAccepted(await shopify.verify(makeDelivery({ body, headers: h, now }), settings));
-    expect(accepted.dedupeKey).toBe('b54557e4-bdd9-4b37-8a5f-bf7d70bcd043');
+    delete h['x-shopify-webhook-id'];
+    const withoutIds = expectAccepted(
+      await shopify.verify(makeDelivery({ body, headers: h, now }), settings),
+    );
+    const fresh = expectAccepted(
+      await shopify.verify(
+        makeDelivery({
+          body,
+          headers: { ...h, 'x-shopify-event-id': 'fresh', 'x-shopify-topic': 'orders/paid' },
+          now,
+        }),
+        settings,
+      ),
+    );
+    expect([withoutIds.dedupeKey, fresh.dedupeKey]).toEqual([sha256(body), sha256(body)]);
   });
 
   it('accepts the old secret while rotating', async () => {
@@ -92,13 +103,36 @@ describe('shopify verify', () => {
     );
   });
 
-  it('needs a topic and an id', async () => {
+  it('needs a topic', async () => {
     const h = headers(oracleSign(secret, body)) as Record<string, string>;
     delete h['x-shopify-topic'];
     expectRejected(
       await shopify.verify(makeDelivery({ body, headers: h, now }), settings),
       'payload_invalid',
     );
+  });
+
+  it('reads the newer header names without the X- prefix, as @shopify/shopify-api does', async () => {
+    const newer = {
+      'shopify-hmac-sha256': oracleSign(secret, body),
+      'shopify-topic': 'orders/paid',
+      'shopify-event-id': '5c9e1b2a-0000-4000-8000-000000000001',
+      'shopify-webhook-id': '5c9e1b2a-0000-4000-8000-000000000002',
+      'shopify-shop-domain': 'example.myshopify.com',
+    };
+    const accepted = expectAccepted(
+      await shopify.verify(makeDelivery({ body, headers: newer, now }), settings),
+    );
+    expect(accepted.eventType).toBe('orders/paid');
+    // The same checks as under the old names: a wrong signature is still a mismatch.
+    expectRejected(
+      await shopify.verify(
+        makeDelivery({ body, headers: { ...newer, 'shopify-hmac-sha256': oracleSign('other', body) }, now }),
+        settings,
+      ),
+      'signature_mismatch',
+    );
+    expect(shopify.secretHeaders).toContain('shopify-hmac-sha256');
   });
 
   it('signs what node:crypto and Hookbox agree on', async () => {
@@ -111,6 +145,6 @@ describe('shopify verify', () => {
     });
     expect(signed.headers['x-shopify-hmac-sha256']).toBe(oracleSign(secret, sample));
     const accepted = expectAccepted(await shopify.verify(deliveryOf(signed, now), settings));
-    expect([accepted.eventType, accepted.dedupeKey]).toEqual(['orders/paid', 'e-1']);
+    expect([accepted.eventType, accepted.dedupeKey]).toEqual(['orders/paid', sha256(sample)]);
   });
 });

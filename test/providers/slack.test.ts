@@ -97,6 +97,32 @@ describe('slack verify', () => {
     expect('handshake' in rejected).toBe(false);
   });
 
+  it("answers Slack's unsigned ssl_check as a handshake, and nothing else without a signature", async () => {
+    const body = 'ssl_check=1&token=gIkuvaNzQIHg97ATvDxqgjtO';
+    const delivery = (extra: Record<string, string> = {}) =>
+      makeDelivery({ body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...extra }, now });
+    const accepted = expectAccepted(await slack.verify(delivery(), settings));
+    expect(accepted.handshake).toEqual({ status: 200, body: { ok: true } });
+    // Signed or not, it is the same handshake.
+    const signed = delivery({
+      'x-slack-signature': oracleSign(secret, timestamp, body),
+      'x-slack-request-timestamp': String(timestamp),
+    });
+    expect(expectAccepted(await slack.verify(signed, settings)).handshake?.status).toBe(200);
+    // Anything else unsigned is still refused: a slash command, ssl_check=0, or a JSON body.
+    for (const other of ['command=%2Fpay&text=1', 'ssl_check=0&token=x', 'ssl_check=1&command=%2Fpay']) {
+      const result = await slack.verify({ ...delivery(), body: Buffer.from(other) }, settings);
+      expectRejected(result, 'signature_missing');
+    }
+    expectRejected(
+      await slack.verify(
+        makeDelivery({ body: '{"ssl_check":"1"}', headers: { 'content-type': 'application/json' }, now }),
+        settings,
+      ),
+      'signature_missing',
+    );
+  });
+
   it('reads interactivity payloads', async () => {
     const body = new URLSearchParams({
       payload: JSON.stringify({ type: 'block_actions', trigger_id: '1' }),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import twilioSdk from 'twilio';
 import { describe, expect, it } from 'vitest';
 import { twilio } from '../../src/providers/twilio.ts';
@@ -59,12 +60,19 @@ describe('twilio verify, with twilio-node as the oracle', () => {
     expect(accepted.payload).toEqual(statusParams);
   });
 
-  it('prefers the I-Twilio-Idempotency-Token header as the dedupe key', async () => {
+  it('never keys on the unsigned I-Twilio-Idempotency-Token: a fresh token is the same event', async () => {
     const signature = twilioSdk.getExpectedTwilioSignature(authToken, url, statusParams);
-    const accepted = expectAccepted(
-      await verifyForm(formBody(statusParams), signature, url, { 'i-twilio-idempotency-token': 'idem-1' }),
-    );
-    expect(accepted.dedupeKey).toBe('idem-1');
+    const keys = [];
+    for (const token of ['idem-1', 'idem-2']) {
+      const accepted = expectAccepted(
+        await verifyForm(formBody(statusParams), signature, url, { 'i-twilio-idempotency-token': token }),
+      );
+      keys.push(accepted.dedupeKey);
+    }
+    expect(keys).toEqual([
+      'SM1234567890abcdef1234567890abcdef:delivered',
+      'SM1234567890abcdef1234567890abcdef:delivered',
+    ]);
   });
 
   it('signs repeated keys with all their values sorted, as twilio-node does', async () => {
@@ -165,7 +173,7 @@ describe('twilio verify, with twilio-node as the oracle', () => {
     );
     const accepted = expectAccepted(await twilio.verify(deliveryOf(signed, now, url), settings));
     expect(accepted.eventType).toBe('message.sent');
-    expect(accepted.dedupeKey).toBe('SMabc');
+    expect(accepted.dedupeKey).toBe('SMabc:sent');
   });
 });
 
@@ -225,7 +233,8 @@ describe('twilio JSON bodies (bodySHA256)', () => {
       twilioSdk.validateRequestWithBody(authToken, signed.headers['x-twilio-signature']!, signed.url!, body),
     ).toBe(true);
     const accepted = expectAccepted(await twilio.verify(deliveryOf(signed, now), settings));
-    expect(accepted.dedupeKey).toBe('idem-json');
+    // The body is signed through bodySHA256; the idempotency token `sign` adds is not.
+    expect(accepted.dedupeKey).toBe(createHash('sha256').update(body).digest('hex'));
   });
 });
 

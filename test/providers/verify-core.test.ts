@@ -11,6 +11,7 @@ import {
   LruCache,
   parseKeyValueList,
   parseUnixSeconds,
+  RESERIALIZATION_CHECK_MAX_BYTES,
   readJsonPath,
   rejectMismatch,
   reserializedForms,
@@ -29,11 +30,21 @@ describe('equalSignatures', () => {
 });
 
 describe('decodeSignature', () => {
-  it('decodes hex case-insensitively, so upper-case hex compares equal', () => {
-    const lower = decodeSignature('0a1bff', 'hex');
-    const upper = decodeSignature('0A1BFF', 'hex');
-    expect(lower).toEqual(Buffer.from([0x0a, 0x1b, 0xff]));
-    expect(equalSignatures(lower!, upper!)).toBe(true);
+  it('takes only the canonical spelling unless a scheme tolerates others', () => {
+    expect(decodeSignature('0a1bff', 'hex')).toEqual(Buffer.from([0x0a, 0x1b, 0xff]));
+    expect(decodeSignature('0A1BFF', 'hex')).toBeUndefined();
+    expect(decodeSignature('0A1BFF', 'hex', { anyCaseHex: true })).toEqual(Buffer.from([0x0a, 0x1b, 0xff]));
+    // 0xfb 0xff: `+/8=` in base64, `-_8` in base64url; `+/9=` has a non-zero unused bit.
+    const bytes = Buffer.from([0xfb, 0xff]);
+    expect(decodeSignature('+/8=', 'base64')).toEqual(bytes);
+    for (const other of ['+/8', '-_8=', '+/9='])
+      expect(decodeSignature(other, 'base64'), other).toBeUndefined();
+    expect(decodeSignature('+/8', 'base64', { unpadded: true })).toEqual(bytes);
+    expect(decodeSignature('+/9=', 'base64', { unpadded: true })).toBeUndefined();
+    expect(decodeSignature('-_8', 'base64url')).toEqual(bytes);
+    expect(decodeSignature('-_8=', 'base64url')).toBeUndefined();
+    expect(decodeSignature('-_8=', 'base64url', { unpadded: true })).toEqual(bytes);
+    expect(decodeSignature('-_9=', 'base64', { anyBase64: true })).toEqual(bytes);
   });
 
   it('refuses text that is not valid in its encoding rather than decoding part of it', () => {
@@ -145,7 +156,7 @@ describe('re-serialization diagnosis', () => {
   it('names re-serialization when a re-serialized form matches', () => {
     const signedOver = (candidate: Buffer) => candidate.equals(pretty);
     const result = rejectMismatch({
-      body: compact,
+      delivery: { body: compact },
       label: 'v1 signature',
       mismatchMessage: 'nope',
       matchesBody: signedOver,
@@ -153,12 +164,30 @@ describe('re-serialization diagnosis', () => {
     expect(result.code).toBe('signature_body_reserialized');
     expect(result.message).toContain('pass the raw request body bytes, not parsed JSON');
     const plain = rejectMismatch({
-      body: compact,
+      delivery: { body: compact },
       label: 'v1 signature',
       mismatchMessage: 'nope',
       matchesBody: () => false,
     });
     expect(plain).toEqual({ ok: false, code: 'signature_mismatch', message: 'nope' });
+  });
+
+  it('skips the diagnosis above 16 KiB unless asked for it (hookbox verify)', () => {
+    const large = Buffer.from(
+      JSON.stringify({ id: 'evt_1', pad: 'x'.repeat(RESERIALIZATION_CHECK_MAX_BYTES) }),
+    );
+    const tried: Buffer[] = [];
+    const matchesBody = (candidate: Buffer) => {
+      tried.push(candidate);
+      return true;
+    };
+    const options = { label: 'v1 signature', mismatchMessage: 'nope', matchesBody };
+    expect(rejectMismatch({ ...options, delivery: { body: large } }).code).toBe('signature_mismatch');
+    expect(tried).toEqual([]);
+    expect(rejectMismatch({ ...options, delivery: { body: large, diagnose: true } }).code).toBe(
+      'signature_body_reserialized',
+    );
+    expect(tried).toHaveLength(1);
   });
 });
 
