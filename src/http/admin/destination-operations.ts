@@ -1,0 +1,107 @@
+import {
+  deliveryPathSchema,
+  destinationPathSchema,
+  listDeliveriesQuerySchema,
+  listDestinationsQuerySchema,
+  pauseDestinationBodySchema,
+  replayEventBodySchema,
+} from './destination-schemas.ts';
+import { dataResponseSchema, emptyQuerySchema, eventPathSchema } from './schemas.ts';
+
+const conflict = 'The destination is not in a state this action applies to.';
+
+/**
+ * The destination and delivery routes (docs/destinations.md, "Operate it"), spread into
+ * adminOperations so the router and the OpenAPI document pick them up like every other route.
+ */
+export const destinationAdminOperations = {
+  listDestinations: {
+    method: 'get',
+    path: '/api/admin/destinations',
+    summary: 'Every configured destination with its state, success rate and backlog',
+    description: 'Signing secrets are never shown, and of the static headers only their names (headerNames).',
+    tag: 'destinations',
+    access: 'read',
+    query: listDestinationsQuerySchema,
+    response: dataResponseSchema,
+  },
+  pauseDestination: {
+    method: 'post',
+    path: '/api/admin/destinations/:source/:name/pause',
+    summary: 'Pause a destination: its deliveries queue until it is resumed',
+    tag: 'destinations',
+    access: 'admin',
+    params: destinationPathSchema,
+    body: pauseDestinationBodySchema,
+    response: dataResponseSchema,
+    notFound: 'No destination with this source and name.',
+    conflict: `${conflict} A disabled destination is enabled, not paused.`,
+  },
+  resumeDestination: {
+    method: 'post',
+    path: '/api/admin/destinations/:source/:name/resume',
+    summary: 'Resume a paused destination: its queued deliveries go out oldest first',
+    tag: 'destinations',
+    access: 'admin',
+    params: destinationPathSchema,
+    query: emptyQuerySchema,
+    response: dataResponseSchema,
+    notFound: 'No destination with this source and name.',
+    conflict: `${conflict} Only a paused destination is resumed.`,
+  },
+  enableDestination: {
+    method: 'post',
+    path: '/api/admin/destinations/:source/:name/enable',
+    summary: 'Enable a destination a 410 Gone disabled (or a paused one)',
+    tag: 'destinations',
+    access: 'admin',
+    params: destinationPathSchema,
+    query: emptyQuerySchema,
+    response: dataResponseSchema,
+    notFound: 'No destination with this source and name.',
+    conflict: `${conflict} It is already active.`,
+  },
+  listDeliveries: {
+    method: 'get',
+    path: '/api/admin/deliveries',
+    summary: 'Deliveries, newest first, with filters and cursor pagination',
+    tag: 'destinations',
+    access: 'read',
+    query: listDeliveriesQuerySchema,
+    response: dataResponseSchema,
+  },
+  getDelivery: {
+    method: 'get',
+    path: '/api/admin/deliveries/:id',
+    summary: 'One delivery with its attempts (status code, duration, response excerpt, error)',
+    tag: 'destinations',
+    access: 'read',
+    params: deliveryPathSchema,
+    query: emptyQuerySchema,
+    response: dataResponseSchema,
+    notFound: 'No delivery with this id.',
+  },
+  retryDelivery: {
+    method: 'post',
+    path: '/api/admin/deliveries/:id/retry',
+    summary: 'Retry one failed or dead delivery now, with a fresh attempt budget',
+    tag: 'destinations',
+    access: 'admin',
+    params: deliveryPathSchema,
+    query: emptyQuerySchema,
+    response: dataResponseSchema,
+    notFound: 'No delivery with this id.',
+    conflict: 'The delivery is not failed or dead (replay its event to deliver it again).',
+  },
+  replayEvent: {
+    method: 'post',
+    path: '/api/admin/events/:id/replay',
+    summary: 'Deliver an event again (same body, same webhook-id) to one destination or all',
+    tag: 'destinations',
+    access: 'admin',
+    params: eventPathSchema,
+    body: replayEventBodySchema,
+    response: dataResponseSchema,
+    notFound: 'No event with this id, or no such destination for its source.',
+  },
+} as const;
