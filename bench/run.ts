@@ -6,7 +6,7 @@
  *   npm run bench -- --quick           the same scenarios, shorter (under a minute)
  *   npm run bench -- --json            only the JSON summary on stdout (the table goes to stderr)
  *   npm run bench -- --engine sqlite   one engine (sqlite | postgres)
- *   npm run bench -- --only ingest,latency   (scenarios: ingest, drain, latency, scale)
+ *   npm run bench -- --only ingest,latency   (scenarios: ingest, drain, latency, forward, scale, indexes, ordering)
  *   npm run bench -- --profile         write V8 CPU profiles of every server to .bench/profiles/
  *   npm run bench -- --update-docs     put this run's results into docs/benchmarks.md
  *   npm run -s bench -- --quick --json only JSON on stdout (-s: without npm's own banner)
@@ -14,6 +14,7 @@
  * Exits non-zero only when an acknowledged event is missing from the store or a scenario
  * crashes; a missed target is reported, not fatal.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -23,18 +24,27 @@ import { formatTable, replaceDocsSection, type Summary, summarize } from './lib/
 import { benchSettings } from './lib/settings.ts';
 import { dropTargets, type Engine, engines, queryPostgres } from './lib/targets.ts';
 import { type DrainResult, type GraphileFigures, runDrain, runGraphile } from './scenarios/drain.ts';
+import { type ForwardResult, runForward } from './scenarios/forward.ts';
+import { type IndexCost, runIndexCost } from './scenarios/index-cost.ts';
 import { type IngestResult, runIngest } from './scenarios/ingest.ts';
 import { type LatencyResult, runLatency } from './scenarios/latency.ts';
+import { type OrderingResult, runOrdering } from './scenarios/ordering.ts';
 import { runScale, type ScaleResult } from './scenarios/scale.ts';
 
-const scenarioNames = ['ingest', 'drain', 'latency', 'scale'] as const;
+const scenarioNames = ['ingest', 'drain', 'latency', 'forward', 'scale', 'indexes', 'ordering'] as const;
 type ScenarioName = (typeof scenarioNames)[number];
 
 export interface EngineResults {
   ingest?: IngestResult;
   drain?: DrainResult;
   latency?: LatencyResult;
+  /** Forwarding to a no-op destination against a bare undici loop. */
+  forward?: ForwardResult;
   scale?: ScaleResult;
+  /** What each optional index costs an event's record + finish. */
+  indexes?: IndexCost[];
+  /** Ordering per key vs the unordered drain, and one key (docs/ordering.md). */
+  ordering?: OrderingResult;
   errors: { scenario: string; message: string }[];
 }
 
@@ -70,13 +80,15 @@ function parseArgs(argv: string[]) {
           throw new Error(`unknown scenario "${s}": use ${scenarioNames.join(', ')}`);
     } else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--json] [--engine sqlite|postgres] [--only ingest,drain,latency,scale] [--profile] [--update-docs]\n',
+        'usage: npm run bench -- [--quick] [--json] [--engine sqlite|postgres] [--only ingest,drain,latency,forward,scale,indexes,ordering] [--profile] [--update-docs]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (see --help)`);
   }
-  // `scale` (several processes on one PostgreSQL) belongs to the full run; --quick leaves it out.
-  const only = args.only ?? scenarioNames.filter((name) => !(args.quick && name === 'scale'));
+  // `scale` (several processes on one PostgreSQL) and `indexes` belong to the full run; --quick
+  // leaves them out.
+  const only =
+    args.only ?? scenarioNames.filter((name) => !(args.quick && (name === 'scale' || name === 'indexes')));
   return { ...args, only };
 }
 
@@ -107,6 +119,12 @@ async function main(): Promise<number> {
   const log = (line: string) =>
     process.stderr.write(`${((performance.now() - begun) / 1000).toFixed(1).padStart(6)} s  ${line}\n`);
   mkdirSync(workDir, { recursive: true });
+  // Hookbox is measured as deployed: the compiled package (dist/), built from these sources now.
+  log('building dist/ (npm run build)');
+  execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build.mjs')], {
+    cwd: repoRoot,
+    stdio: 'ignore',
+  });
   if (args.profile) {
     const dir = join(workDir, 'profiles');
     mkdirSync(dir, { recursive: true });
@@ -142,6 +160,14 @@ async function main(): Promise<number> {
         engineResults.ingest = await attempt(engine, 'ingest', () => runIngest(engine, settings, log));
       if (args.only.includes('latency'))
         engineResults.latency = await attempt(engine, 'latency', () => runLatency(engine, settings, log));
+      if (args.only.includes('forward'))
+        engineResults.forward = await attempt(engine, 'forward', () => runForward(engine, settings, log));
+      if (args.only.includes('indexes')) {
+        log(`[${engine}] index costs: record + finish with and without each optional index`);
+        engineResults.indexes = await attempt(engine, 'indexes', () => runIndexCost(engine, args.quick));
+      }
+      if (args.only.includes('ordering'))
+        engineResults.ordering = await attempt(engine, 'ordering', () => runOrdering(engine, settings, log));
     }
     if (args.only.includes('drain')) {
       // graphile-worker runs on PostgreSQL only: measured once, the peer of both engines' drains.
@@ -177,6 +203,10 @@ async function main(): Promise<number> {
   if (args.updateDocs) {
     const docs = join(repoRoot, 'docs', 'benchmarks.md');
     writeFileSync(docs, replaceDocsSection(readFileSync(docs, 'utf8'), summary));
+    // The tables come out unpadded; `npm run check` formats Markdown with biome, so do it here.
+    execFileSync(join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', docs], {
+      stdio: 'ignore',
+    });
     log(`wrote this run's results into ${docs}`);
   }
   if (args.json) {

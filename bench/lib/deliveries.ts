@@ -5,6 +5,8 @@ import { stripe } from '../../src/providers/stripe.ts';
 export const benchSecret = 'whsec_hookbox_bench_0123456789abcdef';
 export const benchSource = 'stripe';
 export const benchEventType = 'payment_intent.succeeded';
+/** The destination the forwarding bench's events go to. */
+export const benchDestination = 'app';
 
 /** Stripe event ids are `evt_` and 24 characters; a fixed length keeps every body the same size. */
 export function benchEventId(runTag: string, n: number): string {

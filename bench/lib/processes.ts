@@ -28,15 +28,13 @@ export interface ServerHandle {
 }
 
 function startChild(script: string, config: unknown, ipc: boolean, extraFlags: string[] = []): ChildProcess {
-  return spawn(
-    process.execPath,
-    [...childNodeFlags, ...extraFlags, '--import', 'tsx', join(repoRoot, script)],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config), NODE_ENV: 'production' },
-      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  // A plain JavaScript server (the deployed Hookbox) runs without the TypeScript loader.
+  const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
+  return spawn(process.execPath, [...childNodeFlags, ...extraFlags, ...loader, join(repoRoot, script)], {
+    cwd: repoRoot,
+    env: { ...process.env, BENCH_CONFIG: JSON.stringify(config), NODE_ENV: 'production' },
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 function collect(child: ChildProcess): () => string {
@@ -168,4 +166,18 @@ async function runLoadScript<R>(script: string, options: object, seconds: number
   } finally {
     rmSync(outFile, { force: true });
   }
+}
+
+/** What the deployed Hookbox bench server (servers/hookbox-deployed.mjs) is started with. */
+export interface DeployedHookboxConfig {
+  mode: 'ingest' | 'latency';
+  databaseUrl: string;
+  secret: string;
+  source: string;
+  worker?: { batchSize?: number; concurrency?: number };
+}
+
+/** Hookbox as deployed: the compiled package's standalone server, in its own plain-JS process. */
+export function startDeployedHookbox(name: string, config: DeployedHookboxConfig): Promise<ServerHandle> {
+  return startServer(name, 'bench/servers/hookbox-deployed.mjs', config);
 }

@@ -18,7 +18,14 @@ export interface BenchSettings {
    * are done or `timeLimitSec` passes (the rate counts what finished by then).
    */
   drain: { events: number; timeLimitSec: number };
+  /**
+   * Forwarding: `events` stored with a delivery each, sent to a no-op destination by Hookbox and
+   * by a bare undici loop, both with `concurrency` requests in flight.
+   */
+  forward: { events: number; concurrency: number; timeLimitSec: number };
   latency: { rate: number; warmupSec: number; durationSec: number; connections: number };
+  /** Ordering (scenarios/ordering.ts): `events` over `keys` keys vs unordered; one key with `oneKeyEvents`. */
+  ordering: { events: number; keys: number; oneKeyEvents: number; timeLimitSec: number };
   /** Measure the bare node:http ceiling once for the run instead of beside each engine's Hookbox. */
   shareCeiling: boolean;
 }
@@ -36,7 +43,9 @@ export function benchSettings(quick: boolean): BenchSettings {
           repeatEvery: 10,
         },
         drain: { events: 2_000, timeLimitSec: 3 },
+        forward: { events: 2_000, concurrency: 20, timeLimitSec: 10 },
         latency: { rate: 500, warmupSec: 0.5, durationSec: 2, connections: 20 },
+        ordering: { events: 5_000, keys: 100, oneKeyEvents: 200, timeLimitSec: 15 },
         shareCeiling: true,
       }
     : {
@@ -50,7 +59,9 @@ export function benchSettings(quick: boolean): BenchSettings {
           repeatEvery: 10,
         },
         drain: { events: 50_000, timeLimitSec: 120 },
+        forward: { events: 20_000, concurrency: 20, timeLimitSec: 120 },
         latency: { rate: 500, warmupSec: 2, durationSec: 20, connections: 20 },
+        ordering: { events: 50_000, keys: 1_000, oneKeyEvents: 2_000, timeLimitSec: 120 },
         shareCeiling: false,
       };
 }

@@ -51,7 +51,16 @@ export function databaseUrlOf(target: StoreTarget): string {
 export function openTargetStore(target: StoreTarget, poolSize?: number): Store {
   return target.engine === 'sqlite'
     ? createSqliteStore({ path: target.path })
-    : createPostgresStore({ connectionString: target.connectionString, schema: target.schema, poolSize });
+    : createPostgresStore({
+        connectionString: target.connectionString,
+        schema: target.schema,
+        ...(poolSize ? { pools: { worker: poolSize, queries: poolSize } } : {}),
+      });
+}
+
+/** An empty location for a server that creates its own tables (the naive and lean receivers). */
+export async function prepareEmptyTarget(target: StoreTarget): Promise<void> {
+  if (target.engine === 'postgres') await queryPostgres(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
 }
 
 /** Create the schema (migrated) so a server can start on it. */
@@ -93,6 +102,20 @@ export async function readStoredDeliveries(target: StoreTarget): Promise<Map<str
     rows = await queryPostgres(sql, [], target.schema);
   }
   return new Map(rows.map((r) => [r.dedupe_key, Number(r.delivery_count)]));
+}
+
+/** Events of a Hookbox target not finished yet (pending, processing or failed). */
+export async function countBacklog(target: StoreTarget): Promise<number> {
+  const sql = "SELECT count(*) AS n FROM events WHERE status IN ('pending', 'processing', 'failed')";
+  if (target.engine === 'sqlite') {
+    const db = new Database(target.path, { readonly: true });
+    try {
+      return Number((db.prepare(sql).get() as { n: number }).n);
+    } finally {
+      db.close();
+    }
+  }
+  return Number((await queryPostgres<{ n: string }>(sql, [], target.schema))[0]?.n ?? 0);
 }
 
 export async function dropTarget(target: StoreTarget): Promise<void> {

@@ -1,24 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createEventId } from '../../src/ids.ts';
-import type { NewEvent } from '../../src/store/types.ts';
-import {
-  benchEventId,
-  benchEventType,
-  benchSecret,
-  benchSource,
-  createBodyFactory,
-  signStripe,
-} from '../lib/deliveries.ts';
 import { startServer } from '../lib/processes.ts';
+import { seedPendingEvents } from '../lib/seed.ts';
 import type { BenchSettings } from '../lib/settings.ts';
-import {
-  type Engine,
-  newPostgresSchema,
-  newTarget,
-  openTargetStore,
-  postgresUrl,
-  type StoreTarget,
-} from '../lib/targets.ts';
+import { type Engine, newPostgresSchema, newTarget, postgresUrl } from '../lib/targets.ts';
 import type { GraphileDrainConfig, GraphileDrainReport } from '../servers/graphile-drain.ts';
 import type { DrainReport, HookboxServerConfig } from '../servers/hookbox.ts';
 import { round } from './ingest.ts';
@@ -39,48 +22,13 @@ export interface DrainResult {
   vsGraphileThroughput: number;
 }
 
-/** Store `count` pending events as ingest would have (same bodies, headers), in batches. */
-async function seedEvents(target: StoreTarget, count: number): Promise<void> {
-  const store = openTargetStore(target);
-  const bodyOf = createBodyFactory();
-  try {
-    await store.migrate();
-    for (let done = 0; done < count; ) {
-      const now = Date.now();
-      const batch: NewEvent[] = [];
-      for (; batch.length < 1000 && done < count; done++) {
-        const dedupeKey = benchEventId('drain', done);
-        const body = Buffer.from(bodyOf(dedupeKey));
-        batch.push({
-          id: createEventId(now),
-          source: benchSource,
-          provider: 'stripe',
-          dedupeKey,
-          eventType: benchEventType,
-          headers: {
-            'content-type': 'application/json; charset=utf-8',
-            'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
-            'stripe-signature': signStripe(body, benchSecret, Math.floor(now / 1000)),
-          },
-          body,
-          bodySha256: createHash('sha256').update(body).digest('hex'),
-          receivedAt: now,
-        });
-      }
-      await store.recordEvents(batch, now);
-    }
-  } finally {
-    await store.close();
-  }
-}
-
 export async function drainWithHookbox(
   engine: Engine,
   events: number,
   timeLimitSec: number,
 ): Promise<DrainReport> {
   const target = newTarget(engine, 'drain');
-  await seedEvents(target, events);
+  await seedPendingEvents(target, events, { prefix: 'drain' });
   const config: HookboxServerConfig = { mode: 'drain', target, expected: events, timeLimitSec };
   const server = await startServer('hookbox drain', 'bench/servers/hookbox.ts', config);
   try {

@@ -1,9 +1,13 @@
 import { type CpuShare, type CpuSnapshot, cpuShare, snapshotCpu } from '../lib/cpu.ts';
-import { runLoad, type ServerHandle, startServer } from '../lib/processes.ts';
+import { benchSecret, benchSource } from '../lib/deliveries.ts';
+import { runLoad, type ServerHandle, startDeployedHookbox, startServer } from '../lib/processes.ts';
 import type { BenchSettings } from '../lib/settings.ts';
 import {
+  countBacklog,
+  databaseUrlOf,
   type Engine,
   newTarget,
+  prepareEmptyTarget,
   prepareTarget,
   readStoredDeliveries,
   type StoreTarget,
@@ -47,11 +51,18 @@ export interface ServerFigures extends RoundFigures {
 export interface IngestResult {
   ceiling: ServerFigures;
   naive: ServerFigures;
+  lean: ServerFigures;
   hookbox: ServerFigures;
   /** Hookbox req/s over the ceiling's (medians of the interleaved rounds). */
   vsCeiling: number;
   /** Hookbox req/s over the naive receiver's. */
   vsNaive: number;
+  /** Hookbox req/s over the lean reference's: the same durability in the fewest lines. */
+  vsLean: number;
+  /** The lean reference's req/s over the ceiling's: what the hardware allows with this durability. */
+  leanVsCeiling: number;
+  /** Events Hookbox's worker had not finished when the last round ended (it must keep up). */
+  backlogAfter: number;
 }
 
 export function round(x: number, digits = 2): number {
@@ -180,9 +191,15 @@ export async function runIngest(
   const contestants: Contestant[] = [];
   const reuseCeiling = settings.shareCeiling ? sharedCeiling : null;
   try {
+    // The naive receiver and the lean reference create their own tables.
     const naiveTarget = newTarget(engine, 'naive');
+    const leanTarget = newTarget(engine, 'lean');
     const hookboxTarget = newTarget(engine, 'ingest');
-    await Promise.all([prepareTarget(naiveTarget), prepareTarget(hookboxTarget)]);
+    await Promise.all([
+      prepareEmptyTarget(naiveTarget),
+      prepareEmptyTarget(leanTarget),
+      prepareTarget(hookboxTarget),
+    ]);
     // Started together (start-up is not measured), loaded one at a time.
     const started = await Promise.allSettled([
       reuseCeiling
@@ -194,8 +211,19 @@ export async function runIngest(
         naiveTarget,
       ),
       startContestant(
+        'lean',
+        () => startServer('lean', 'bench/servers/lean.ts', { target: leanTarget }),
+        leanTarget,
+      ),
+      startContestant(
         'hookbox',
-        () => startServer('hookbox', 'bench/servers/hookbox.ts', { mode: 'ingest', target: hookboxTarget }),
+        () =>
+          startDeployedHookbox('hookbox', {
+            mode: 'ingest',
+            databaseUrl: databaseUrlOf(hookboxTarget),
+            secret: benchSecret,
+            source: benchSource,
+          }),
         hookboxTarget,
       ),
     ]);
@@ -216,13 +244,19 @@ export async function runIngest(
     const ceiling = reuseCeiling ?? figures.get('ceiling')!;
     if (!reuseCeiling) sharedCeiling = ceiling;
     const naive = figures.get('naive')!;
+    const lean = figures.get('lean')!;
     const hookbox = figures.get('hookbox')!;
+    const backlogAfter = await countBacklog(hookboxTarget);
     return {
       ceiling,
       naive,
+      lean,
       hookbox,
       vsCeiling: round(hookbox.rps / ceiling.rps),
       vsNaive: round(hookbox.rps / naive.rps),
+      vsLean: round(hookbox.rps / lean.rps),
+      leanVsCeiling: round(lean.rps / ceiling.rps),
+      backlogAfter,
     };
   } finally {
     await Promise.all(contestants.map((c) => c.server.stop()));

@@ -1,9 +1,16 @@
-import { runPacedLoad, startServer } from '../lib/processes.ts';
+import { benchSecret, benchSource } from '../lib/deliveries.ts';
+import { runPacedLoad, startDeployedHookbox } from '../lib/processes.ts';
 import type { BenchSettings } from '../lib/settings.ts';
-import type { Percentiles } from '../lib/stats.ts';
-import { type Engine, newTarget, prepareTarget } from '../lib/targets.ts';
+import { type Percentiles, percentiles } from '../lib/stats.ts';
+import { databaseUrlOf, type Engine, newTarget, prepareTarget } from '../lib/targets.ts';
 import type { PacedLoadResult } from '../load/paced-load.ts';
-import type { HookboxServerConfig, LatencyReport } from '../servers/hookbox.ts';
+
+/** The deployed server's raw samples, ms. */
+interface LatencySamples {
+  sentToHandler: number[];
+  receivedToHandler: number[];
+}
+
 import { round } from './ingest.ts';
 
 export interface LatencyResult {
@@ -31,10 +38,14 @@ export async function runLatency(
   log(`[${engine}] latency: ${rate} deliveries/s for ${durationSec} s, worker on`);
   const target = newTarget(engine, 'latency');
   await prepareTarget(target);
-  const config: HookboxServerConfig = { mode: 'latency', target };
-  const server = await startServer('hookbox latency', 'bench/servers/hookbox.ts', config);
+  const server = await startDeployedHookbox('hookbox latency', {
+    mode: 'latency',
+    databaseUrl: databaseUrlOf(target),
+    secret: benchSecret,
+    source: benchSource,
+  });
   let load: PacedLoadResult;
-  let report: LatencyReport;
+  let report: LatencySamples;
   try {
     load = await runPacedLoad({
       url: `${server.url}/webhooks/stripe`,
@@ -48,22 +59,23 @@ export async function runLatency(
     // Let the last handlers start before asking.
     const deadline = Date.now() + 5_000;
     for (;;) {
-      report = await server.report<LatencyReport>();
-      if (report.sentToHandler.count >= load.measuredNew || Date.now() > deadline) break;
+      report = await server.report<LatencySamples>();
+      if (report.sentToHandler.length >= load.measuredNew || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
     await server.stop();
   }
+  const sentToHandler = percentiles(report.sentToHandler);
   return {
     rate,
     achievedRate: round(load.achievedRate, 1),
-    p50: report.sentToHandler.p50,
-    p99: report.sentToHandler.p99,
-    sentToHandler: report.sentToHandler,
-    receivedToHandler: report.receivedToHandler,
+    p50: sentToHandler.p50,
+    p99: sentToHandler.p99,
+    sentToHandler,
+    receivedToHandler: percentiles(report.receivedToHandler),
     httpLatencyMs: load.httpLatencyMs,
-    handled: report.sentToHandler.count,
+    handled: sentToHandler.count,
     expected: load.measuredNew,
     failed: load.failed,
   };

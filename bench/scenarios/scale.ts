@@ -1,7 +1,8 @@
 import { type CpuSnapshot, processCpuSeconds, snapshotCpu } from '../lib/cpu.ts';
-import { runLoad, type ServerHandle, startServer } from '../lib/processes.ts';
+import { benchSecret, benchSource } from '../lib/deliveries.ts';
+import { runLoad, type ServerHandle, startDeployedHookbox } from '../lib/processes.ts';
 import type { BenchSettings } from '../lib/settings.ts';
-import { newTarget, prepareTarget, readStoredDeliveries } from '../lib/targets.ts';
+import { databaseUrlOf, newTarget, prepareTarget, readStoredDeliveries } from '../lib/targets.ts';
 import type { LoadResult } from '../load/stripe-load.ts';
 import { round } from './ingest.ts';
 
@@ -50,7 +51,14 @@ export async function runScale(settings: BenchSettings, log: (line: string) => v
   const target = newTarget('postgres', 'scale');
   await prepareTarget(target);
   const servers: ServerHandle[] = await Promise.all(
-    [1, 2].map((i) => startServer(`hookbox ${i}`, 'bench/servers/hookbox.ts', { mode: 'ingest', target })),
+    [1, 2].map((i) =>
+      startDeployedHookbox(`hookbox ${i}`, {
+        mode: 'ingest',
+        databaseUrl: databaseUrlOf(target),
+        secret: benchSecret,
+        source: benchSource,
+      }),
+    ),
   );
   const loads: LoadResult[] = [];
   const samples = new Map<number, Sample[]>([

@@ -1,40 +1,19 @@
-/**
- * Hookbox under test, in its own process.
- *  - `ingest`: the standalone server (startServer, as `hookbox serve` runs it) with the worker
- *    off, so the figure is the receive path alone;
- *  - `latency`: the same server with the worker on and a handler that notes when it starts;
- *  - `drain`: no HTTP; the worker alone drains events already stored, with a no-op handler.
- */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig, type ResolvedConfig } from '../../src/config/load.ts';
 import { createHookbox } from '../../src/hookbox.ts';
-import { createLogger } from '../../src/logger.ts';
-import { startServer } from '../../src/server.ts';
 import type { Store } from '../../src/store/types.ts';
-import type { HandlerContext } from '../../src/worker/handler-registry.ts';
 import { benchSecret, benchSource } from '../lib/deliveries.ts';
-import { percentiles } from '../lib/stats.ts';
-import { databaseUrlOf, openTargetStore, type StoreTarget } from '../lib/targets.ts';
+import { openTargetStore, type StoreTarget } from '../lib/targets.ts';
 import { announceReady, readConfig, serveParent } from './child.ts';
 
 export interface HookboxServerConfig {
-  mode: 'ingest' | 'latency' | 'drain';
+  mode: 'drain';
   target: StoreTarget;
   /** drain: how many events must be finished before the drain counts as done. */
   expected?: number;
   /** drain: stop counting after this long, whatever is left. */
   timeLimitSec?: number;
   worker?: { batchSize?: number; concurrency?: number };
-}
-
-export interface LatencyReport {
-  handled: number;
-  /** Delivery sent (load generator's clock) -> handler start, ms. */
-  sentToHandler: ReturnType<typeof percentiles>;
-  /** Event receivedAt (Hookbox's clock, whole ms) -> handler start, ms. */
-  receivedToHandler: ReturnType<typeof percentiles>;
+  /** Ordering bench: each handler run yields once and is logged; the report counts overlapping runs. */
+  logRuns?: boolean;
 }
 
 export interface DrainReport {
@@ -43,54 +22,13 @@ export interface DrainReport {
   finished: number;
   elapsedMs: number;
   eventsPerSec: number;
+  /** With logRuns: how many runs started while another was still running (0 for one key: strictly serial). */
+  overlaps?: number;
 }
 
 const config = readConfig<HookboxServerConfig>();
-const wallNow = () => performance.timeOrigin + performance.now();
 
-if (config.mode === 'drain') await runDrain();
-else await runServer();
-
-async function runServer(): Promise<void> {
-  const sentToHandler: number[] = [];
-  const receivedToHandler: number[] = [];
-  const noteStart = ({ event }: HandlerContext) => {
-    const started = wallNow();
-    const sentAt = Number(event.headers['x-bench-sent-at']);
-    if (Number.isFinite(sentAt)) sentToHandler.push(started - sentAt);
-    receivedToHandler.push(started - event.receivedAt);
-  };
-
-  const cwd = mkdtempSync(join(tmpdir(), 'hookbox-bench-'));
-  const loaded = await loadConfig({
-    cwd,
-    env: {
-      DATABASE_URL: databaseUrlOf(config.target),
-      STRIPE_WEBHOOK_SECRET: benchSecret,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
-    },
-  });
-  const handlers: ResolvedConfig['handlers'] =
-    config.mode === 'latency' ? { [benchSource]: { '*': noteStart } } : {};
-  const serverConfig: ResolvedConfig = {
-    ...loaded,
-    handlers,
-    worker: { ...loaded.worker, ...config.worker, enabled: config.mode === 'latency' },
-  };
-  const running = await startServer(serverConfig, createLogger({ level: 'warn' }));
-  announceReady(Number(new URL(running.url).port));
-  serveParent({
-    report: (): LatencyReport => ({
-      handled: receivedToHandler.length,
-      sentToHandler: percentiles(sentToHandler),
-      receivedToHandler: percentiles(receivedToHandler),
-    }),
-    close: () => running.close(),
-  });
-}
+await runDrain();
 
 async function runDrain(): Promise<void> {
   const expected = config.expected ?? 0;
@@ -104,8 +42,8 @@ async function runDrain(): Promise<void> {
   });
   // Count what is committed, not what handlers saw: a drain ends when the last outcome is written.
   const finishAttempts = store.finishAttempts.bind(store);
-  store.finishAttempts = async (workerId, results, now) => {
-    const applied = await finishAttempts(workerId, results, now);
+  store.finishAttempts = async (workerId, results) => {
+    const applied = await finishAttempts(workerId, results);
     finished += applied.length;
     if (finished >= expected && doneAt === 0) {
       doneAt = performance.now();
@@ -113,11 +51,21 @@ async function runDrain(): Promise<void> {
     }
     return applied;
   };
+  // The ordering bench's one-key drain: a run yields once (so a second run of the key could start
+  // beside it if ordering failed), and its start and end are counted.
+  let running = 0;
+  let overlaps = 0;
+  const loggedRun = async () => {
+    if (running > 0) overlaps++;
+    running++;
+    await new Promise((resolve) => setImmediate(resolve));
+    running--;
+  };
   await store.migrate();
   const hookbox = createHookbox({
     store,
     sources: { [benchSource]: { provider: 'stripe', secrets: [benchSecret] } },
-    handlers: { [benchSource]: { '*': () => {} } },
+    handlers: { [benchSource]: { '*': config.logRuns ? loggedRun : () => {} } },
     worker: { ...config.worker },
     migrate: false,
   });
@@ -142,6 +90,7 @@ async function runDrain(): Promise<void> {
         finished: counted,
         elapsedMs,
         eventsPerSec: (counted / elapsedMs) * 1000,
+        ...(config.logRuns ? { overlaps } : {}),
       };
     },
     close: () => hookbox.stop(),

@@ -1,7 +1,8 @@
 /**
  * The naive receiver of the original design: the same Stripe verification as Hookbox, then
- * one INSERT committed per request, then 200. Same engine, same table and indexes (the
- * Hookbox schema), same durability settings; what it lacks is group commit.
+ * one INSERT committed per request, then 200. Same engine and durability settings, and the
+ * original design's table (one wide row with the body, its indexes: Hookbox's migrations 001
+ * and 002, created here); what it lacks is group commit and the narrow row.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -10,6 +11,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createEventId } from '../../src/ids.ts';
 import { getProvider } from '../../src/providers/registry.ts';
+import { readMigrations } from '../../src/store/migrate.ts';
 import { benchSecret } from '../lib/deliveries.ts';
 import type { StoreTarget } from '../lib/targets.ts';
 import { announceReady, readConfig, serveParent } from './child.ts';
@@ -21,6 +23,10 @@ export interface NaiveServerConfig {
 }
 
 const config = readConfig<NaiveServerConfig>();
+const engineFolder = config.target.engine === 'sqlite' ? 'sqlite' : 'postgres';
+const originalSchema = readMigrations(new URL(`../../src/store/${engineFolder}/migrations/`, import.meta.url))
+  .filter((m) => m.version <= 2)
+  .map((m) => m.sql);
 const stripe = getProvider('stripe');
 const settings = stripe.parseSettings({ secrets: [benchSecret] });
 
@@ -52,6 +58,7 @@ if (config.target.engine === 'sqlite') {
   db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  for (const sql of originalSchema) db.exec(sql);
   const statement = db.prepare(
     insertSql.replace(
       '%s',
@@ -69,6 +76,7 @@ if (config.target.engine === 'sqlite') {
     options: `-c search_path=${config.target.schema}`,
     max: config.poolSize ?? 20,
   });
+  for (const sql of originalSchema) await pool.query(sql);
   const text = insertSql.replace(
     '%s',
     `$1, 'stripe', 'stripe', $2, $3, 'pending', 0, $4, $4, 1, $4, $5::jsonb, $6, $7, $4`,
