@@ -17,7 +17,7 @@ import type { Command } from 'commander';
 import { serializeAttempt, serializeBody, serializeEventSummary } from '../http/admin/serialize.ts';
 import type { ArchivableEvent, Attempt, Store } from '../store/types.ts';
 import { createProgress, type Progress, type ProgressStream } from './progress.ts';
-import { fail, openCliStore, parseTime } from './shared.ts';
+import { fail, openCliStore, parseTimeOption } from './shared.ts';
 
 interface ArchiveOptions {
   olderThan: string;
@@ -62,12 +62,7 @@ export function registerArchiveCommand(program: Command): void {
       const batchSize = Number(options.batchSize);
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 5000)
         fail('--batch-size takes a whole number from 1 to 5000', 2);
-      let cutoff: number;
-      try {
-        cutoff = parseTime(options.olderThan);
-      } catch (error) {
-        fail((error as Error).message, 2);
-      }
+      const cutoff = parseTimeOption('--older-than', options.olderThan);
       const out = resolve(options.out);
       const store = await openCliStore(command);
       try {

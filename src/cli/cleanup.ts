@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { openStore } from '../store/open-store.ts';
+import { openMigratedStore } from './check-schema.ts';
 import { createProgress } from './progress.ts';
-import { fail, loadCliConfig, parseTime } from './shared.ts';
+import { fail, loadCliConfig, parseTimeOption } from './shared.ts';
 
 interface CleanupOptions {
   olderThan?: string;
@@ -28,10 +28,9 @@ export function registerCleanupCommand(program: Command): void {
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
         fail('--batch-size takes a whole number from 1 to 100000', 2);
       }
-      const before = parseTime(age);
-      const store = openStore(config.databaseUrl);
+      const before = parseTimeOption('--older-than', age);
+      const store = await openMigratedStore(config.databaseUrl);
       try {
-        await store.migrate();
         // An upper bound: events received before the cutoff may have been processed after it.
         const estimate = await store.countEvents({ status: ['processed', 'ignored'], until: before });
         const cutoff = new Date(before).toISOString();

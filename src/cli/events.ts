@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { resolveSources } from '../config/sources.ts';
 import { serializeEventDetail, serializeEventSummary } from '../http/admin/serialize.ts';
+import { createSourceRedaction } from '../redaction.ts';
 import { type EventStatus, type EventSummary, eventStatuses } from '../store/types.ts';
-import { fail, openCliStore, parseTime, printTable } from './shared.ts';
+import { fail, loadCliConfig, openCliStore, parseTimeOption, printTable } from './shared.ts';
 
 interface ListOptions {
   source?: string;
@@ -14,6 +16,9 @@ interface ListOptions {
   cursor?: string;
   json?: boolean;
 }
+
+/** The admin API's event id rule: a cursor is the last id of the previous page. */
+const eventIdPattern = /^[0-9A-Za-z_-]{1,64}$/;
 
 export function registerEventsCommand(program: Command): void {
   const events = program.command('events').description('inspect and act on stored events');
@@ -37,14 +42,13 @@ export function registerEventsCommand(program: Command): void {
       const status = options.status?.split(',').map((s) => s.trim());
       const unknown = status?.filter((s) => !eventStatuses.includes(s as EventStatus));
       if (unknown?.length) fail(`unknown status ${unknown.join(', ')}: use ${eventStatuses.join(', ')}`, 2);
-      let since: number | undefined;
-      let until: number | undefined;
-      try {
-        since = options.since ? parseTime(options.since) : undefined;
-        until = options.until ? parseTime(options.until) : undefined;
-      } catch (error) {
-        fail((error as Error).message, 2);
-      }
+      if (options.cursor !== undefined && !eventIdPattern.test(options.cursor))
+        fail(
+          '--cursor takes an event id (1-64 letters, digits, "-" or "_"), as printed as the next cursor',
+          2,
+        );
+      const since = parseTimeOption('--since', options.since);
+      const until = parseTimeOption('--until', options.until);
       const store = await openCliStore(command);
       try {
         const page = await store.listEvents({
@@ -83,13 +87,16 @@ export function registerEventsCommand(program: Command): void {
     .argument('<id>')
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
+      const config = await loadCliConfig(command);
+      // The same Redaction as the server's, so the configured signature headers are masked too.
+      const redaction = createSourceRedaction(config.redaction, resolveSources(config.sources).values());
       const store = await openCliStore(command);
       try {
         const event = await store.getEvent(id);
         if (!event) fail(`no event with id ${id}`);
         const attempts = await store.listAttempts(id);
         // The same view as the admin API: signature and credential headers masked.
-        const shown = serializeEventDetail(event, attempts);
+        const shown = serializeEventDetail(event, attempts, redaction);
         if (options.json) {
           process.stdout.write(`${JSON.stringify(shown)}\n`);
           return;
@@ -113,7 +120,7 @@ export function registerEventsCommand(program: Command): void {
         if (!event) fail(`no event with id ${id}`);
         if (event.status === 'processing')
           fail(`event ${id} is being processed by ${event.lockedBy}; try again later`);
-        const count = await store.requeueEvents({ ids: [id] }, Date.now());
+        const count = await store.requeueEvents({ ids: [id] });
         process.stdout.write(
           count === 1 ? `requeued ${id} (was ${event.status})\n` : `event ${id} was not requeued\n`,
         );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveSources } from '../hookbox.ts';
+import { resolveSources } from '../config/sources.ts';
 import type { Source } from '../ingest/source.ts';
 import { getProvider } from '../providers/registry.ts';
 import { fail, loadCliConfig } from './shared.ts';
@@ -30,7 +30,9 @@ export async function resolveCliSource(
     const provider = choice.provider ?? name;
     try {
       getProvider(provider);
-      return resolveSources({ [name]: { ...settings, provider } }).get(name)!;
+      // Problems name the flag the settings came from, not a config file's `sources.<name>`.
+      const nameOf = (_source: string, path: string) => (path === '' ? '--settings' : `--settings ${path}`);
+      return resolveSources({ [name]: { ...settings, provider } }, { nameOf }).get(name)!;
     } catch (error) {
       fail((error as Error).message, 2);
     }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { EventFilter } from '../store/types.ts';
 import { createProgress } from './progress.ts';
-import { fail, openCliStore, parseTime } from './shared.ts';
+import { fail, openCliStore, parseTimeOption } from './shared.ts';
 
 interface RetryOptions {
   status: string;
@@ -28,12 +28,7 @@ export function registerRetryCommand(program: Command): void {
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000) {
         fail('--batch-size takes a whole number from 1 to 1000', 2);
       }
-      let since: number | undefined;
-      try {
-        since = options.since === undefined ? undefined : parseTime(options.since);
-      } catch (error) {
-        fail((error as Error).message, 2);
-      }
+      const since = parseTimeOption('--since', options.since);
       const filter: EventFilter = { status: options.status, source: options.source, since };
       const store = await openCliStore(command);
       try {
@@ -50,10 +45,10 @@ export function registerRetryCommand(program: Command): void {
         for (;;) {
           const page = await store.listEvents({ ...filter, limit: batchSize, cursor });
           if (page.events.length === 0) break;
-          requeued += await store.requeueEvents(
-            { ids: page.events.map((event) => event.id), status: options.status as 'failed' | 'dead' },
-            Date.now(),
-          );
+          requeued += await store.requeueEvents({
+            ids: page.events.map((event) => event.id),
+            status: options.status as 'failed' | 'dead',
+          });
           progress.update(requeued);
           if (!page.nextCursor) break;
           cursor = page.nextCursor;

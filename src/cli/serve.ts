@@ -8,8 +8,16 @@ export function registerServeCommand(program: Command): void {
     .description('run the receive routes, worker and health endpoints')
     .option('-p, --port <port>', 'port to listen on (default: PORT or 3000)')
     .option('-H, --host <host>', 'address to bind (default: HOST or 127.0.0.1)')
-    .action(async (options: { port?: string; host?: string }, command: Command) => {
-      const config = await loadCliConfig(command, { PORT: options.port, HOST: options.host });
+    .option(
+      '--demo',
+      'try Hookbox: a Stripe source with a generated secret, and the dashboard with a generated sign-in token (both saved in ./data)',
+    )
+    .action(async (options: { port?: string; host?: string; demo?: boolean }, command: Command) => {
+      const config = await loadCliConfig(command, {
+        flags: { port: options.port, host: options.host },
+        demo: options.demo === true,
+        requireSource: true,
+      });
       const logger = createServerLogger(config);
       const running = await startServer(config, logger);
       let signals = 0;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { collectWindowMetrics } from '../monitor/window-metrics.ts';
-import { openStore } from '../store/open-store.ts';
+import { openMigratedStore } from './check-schema.ts';
 import { fail, loadCliConfig, printTable } from './shared.ts';
 
 export function registerStatsCommand(program: Command): void {
@@ -17,9 +17,8 @@ export function registerStatsCommand(program: Command): void {
       if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 10_080) {
         fail('--window takes a whole number of minutes from 1 to 10080', 2);
       }
-      const store = openStore(config.databaseUrl);
+      const store = await openMigratedStore(config.databaseUrl);
       try {
-        await store.migrate();
         const [statistics, window] = await Promise.all([
           store.getStatistics(),
           collectWindowMetrics({ store, clock: systemClock }, windowMinutes),

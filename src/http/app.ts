@@ -2,16 +2,21 @@ import { Hono } from 'hono';
 import { errorBody } from '../errors.ts';
 import type { ReceiveContext } from '../ingest/receive.ts';
 import type { Logger } from '../logger.ts';
-import type { Store } from '../store/types.ts';
+import type { StoreLifecycle } from '../store/types.ts';
+import type { WorkerStats } from '../worker/worker.ts';
 
 export interface HttpAppOptions {
   receiver: { receive(request: Request, source: string, context?: ReceiveContext): Promise<Response> };
-  store: Store;
+  store: Pick<StoreLifecycle, 'engine' | 'ping'>;
   logger: Logger;
+  /** This process's worker: what it holds and how many handlers are stuck past their timeout. */
+  workerStats?: () => WorkerStats;
+  /** destinations: this process's delivery worker: deliveries held, per destination (none when idle). */
+  deliveryStats?: () => { held: number; byDestination: Record<string, number> } | null;
 }
 
 /** The env @hono/node-server passes: the Node request, for the socket's peer address. */
-interface NodeEnv {
+export interface NodeEnv {
   incoming?: { socket?: { remoteAddress?: string } };
 }
 
@@ -29,7 +34,15 @@ export function createHttpApp(options: HttpAppOptions): Hono<{ Bindings: NodeEnv
   app.post('/webhooks/:source', (c) => receive(c));
   app.post('/api/webhooks/:source', (c) => receive(c));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // Liveness: the process answers. The worker's figures ride along (no store round trip): a
+  // stuck count above 0 means a handler ran past its timeout and has not settled.
+  app.get('/healthz', (c) =>
+    c.json({
+      status: 'ok',
+      ...(options.workerStats ? { worker: options.workerStats() } : {}),
+      ...(options.deliveryStats?.() ? { deliveries: options.deliveryStats() } : {}),
+    }),
+  );
   app.get('/readyz', async (c) => {
     try {
       await options.store.ping();

@@ -1,13 +1,14 @@
-import type { Clock } from '../clock.ts';
+import type { Clock, Random } from '../clock.ts';
 import { HookboxError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { DuplicateBodyGroup, EventStatus, EventSummary, Store } from '../store/types.ts';
+import type { BlockedKey, DuplicateBodyGroup, EventStatus, EventSummary, Store } from '../store/types.ts';
 import type { HealthMonitor } from './health-monitor.ts';
 import { autoRemediate, type RemediationReport, type RemediationSettings } from './remediation.ts';
 
 export interface AdminActionsOptions {
   store: Store;
   clock: Clock;
+  random: Random;
   logger: Logger;
   health: HealthMonitor;
   remediation: Omit<RemediationSettings, 'includeDead'>;
@@ -56,7 +57,7 @@ export function createAdminActions(options: AdminActionsOptions) {
       params: { includeDead?: boolean; stuckAfterMinutes?: number } = {},
     ): Promise<RemediationReport> {
       const report = await autoRemediate(
-        { store, clock, wake: options.wake },
+        { store, clock, random: options.random, wake: options.wake },
         {
           ...options.remediation,
           ...(params.stuckAfterMinutes === undefined ? {} : { stuckAfterMinutes: params.stuckAfterMinutes }),
@@ -73,7 +74,7 @@ export function createAdminActions(options: AdminActionsOptions) {
       params: { source?: string; includeDead?: boolean } = {},
     ): Promise<{ requeued: number; statuses: EventStatus[] }> {
       const statuses: EventStatus[] = params.includeDead ? ['failed', 'dead'] : ['failed'];
-      const requeued = await store.requeueEvents({ status: statuses, source: params.source }, clock.now());
+      const requeued = await store.requeueEvents({ status: statuses, source: params.source });
       changed(requeued > 0);
       return { requeued, statuses };
     },
@@ -100,7 +101,7 @@ export function createAdminActions(options: AdminActionsOptions) {
           `event ${event.id} is already processed; pass force: true to run its handlers again`,
         );
       }
-      const count = await store.requeueEvents({ ids: [event.id] }, clock.now());
+      const count = await store.requeueEvents({ ids: [event.id] });
       if (count !== 1) {
         throw new HookboxError(
           'event_not_retryable',
@@ -108,7 +109,36 @@ export function createAdminActions(options: AdminActionsOptions) {
         );
       }
       changed(true);
-      return { eventId: event.id, previousStatus: event.status, status: 'pending' };
+      // An ordered event behind an earlier one of its key is requeued `waiting` (docs/ordering.md).
+      const status = (await store.getEvent(event.id))?.status ?? 'pending';
+      return { eventId: event.id, previousStatus: event.status, status };
+    },
+
+    // ---- Ordering (docs/ordering.md): keys blocked by a dead head ----
+
+    /** Blocked keys with their dead heads, longest blocked first. */
+    async listBlockedKeys(params: { limit?: number } = {}): Promise<BlockedKey[]> {
+      const keys = await store.listBlockedKeys(params.limit ?? 100);
+      return keys.sort((a, b) => a.blockedSince - b.blockedSince);
+    },
+
+    /**
+     * Unblock a key: retry its dead head (it runs first) or skip it (the next event runs).
+     * `unblocked: false` (headId null) when the key was not blocked: nothing changed.
+     */
+    async unblockKey(params: { source: string; key: string; action: 'retry' | 'skip' }): Promise<{
+      source: string;
+      key: string;
+      action: 'retry' | 'skip';
+      unblocked: boolean;
+      headId: string | null;
+    }> {
+      const headId = await store.unblockKey(params.source, params.key, params.action);
+      if (headId) {
+        changed(true);
+        logger.info({ ...params, headId }, 'ordering key unblocked');
+      }
+      return { ...params, unblocked: headId !== null, headId };
     },
 
     async bulkRetry(filter: {
@@ -119,7 +149,7 @@ export function createAdminActions(options: AdminActionsOptions) {
       since?: number;
       until?: number;
     }): Promise<{ requeued: number }> {
-      const requeued = await store.requeueEvents(filter, clock.now());
+      const requeued = await store.requeueEvents(filter);
       changed(requeued > 0);
       return { requeued };
     },
@@ -130,7 +160,7 @@ export function createAdminActions(options: AdminActionsOptions) {
       changed: boolean;
     }> {
       const event = await requireEvent(params.eventId);
-      const didChange = await store.markProcessed(event.id, clock.now());
+      const didChange = await store.markProcessed(event.id);
       changed();
       return { eventId: event.id, previousStatus: event.status, changed: didChange };
     },
@@ -165,7 +195,7 @@ export function createAdminActions(options: AdminActionsOptions) {
     /** Scheduled maintenance: auto-remediation with cleanup per retention; dead events untouched. */
     async runMaintenance(): Promise<RemediationReport> {
       const report = await autoRemediate(
-        { store, clock, wake: options.wake },
+        { store, clock, random: options.random, wake: options.wake },
         { ...options.remediation, includeDead: false },
       );
       changed(true);
@@ -180,7 +210,7 @@ export type AdminActions = ReturnType<typeof createAdminActions>;
 function summarizeReport(report: RemediationReport) {
   return {
     reclaimedLeases: report.reclaimedLeases.count,
-    requeuedStuck: report.requeuedStuck.count,
+    heldTooLong: report.heldTooLong.count,
     releasedFailed: report.releasedFailed?.count ?? 0,
     requeuedDead: report.requeuedDead?.count ?? 0,
     deleted: report.cleanedUp?.count ?? 0,

@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { listProblems } from '../config/problems.ts';
 import type { AdminOptions } from '../http/admin/routes.ts';
 import {
   type AlertType,
@@ -92,6 +93,10 @@ const settingsSchema = z.strictObject({
     maxAverageAttempts: z.coerce.number().min(1),
     maxDuplicateDeliveries: count,
     minSuccessRate: z.coerce.number().min(0).max(100),
+    maxBlockedKeys: count,
+    destinationMinSuccessRate: z.coerce.number().min(0).max(100),
+    destinationMinAttempts: z.coerce.number().int().min(1),
+    destinationMaxBacklog: count,
   }),
   alerts: z.strictObject({
     slackWebhookUrl: url.nullable(),
@@ -121,6 +126,10 @@ export const monitorEnvNames: Record<string, string[]> = {
   HEALTH_MAX_AVERAGE_ATTEMPTS: ['thresholds', 'maxAverageAttempts'],
   HEALTH_MAX_DUPLICATES: ['thresholds', 'maxDuplicateDeliveries'],
   HEALTH_MIN_SUCCESS_RATE: ['thresholds', 'minSuccessRate'],
+  HEALTH_MAX_BLOCKED_KEYS: ['thresholds', 'maxBlockedKeys'],
+  HEALTH_DESTINATION_MIN_SUCCESS_RATE: ['thresholds', 'destinationMinSuccessRate'],
+  HEALTH_DESTINATION_MIN_ATTEMPTS: ['thresholds', 'destinationMinAttempts'],
+  HEALTH_DESTINATION_MAX_BACKLOG: ['thresholds', 'destinationMaxBacklog'],
   ALERT_SLACK_WEBHOOK_URL: ['alerts', 'slackWebhookUrl'],
   ALERT_WEBHOOK_URL: ['alerts', 'webhookUrl'],
   ALERT_COOLDOWN_MINUTES: ['alerts', 'cooldownMinutes'],
@@ -164,9 +173,8 @@ export function resolveMonitorSettings(
   }
   const result = settingsSchema.safeParse(merged);
   if (!result.success) {
-    for (const issue of result.error.issues) {
-      const path = issue.path.map(String).join('.');
-      problems.push(`${fromEnv.get(path) ?? `monitor.${path}`}: ${issue.message}`);
+    for (const { path, message } of listProblems(result.error, { schema: settingsSchema })) {
+      problems.push(`${fromEnv.get(path) ?? `monitor.${path}`}: ${message}`);
     }
     return { settings: defaultMonitorSettings, problems };
   }

@@ -1,11 +1,17 @@
+import {
+  type DestinationCheckName,
+  type DestinationThresholds,
+  defaultDestinationThresholds,
+  destinationCheckNames,
+} from './destination-health.ts';
 import type { WindowMetrics } from './window-metrics.ts';
 
 /**
- * The six health checks of the original design, as pure functions of the window metrics, so
+ * The health checks (the six of the original design, plus blocked ordering keys), as pure functions of the window metrics, so
  * the same verdict comes out of the admin API, the CLI, /metrics and the alert loop.
  */
 
-export interface HealthThresholds {
+export interface HealthThresholds extends DestinationThresholds {
   /** Failed or dead events received in the window. */
   maxRecentFailures: number;
   /** Events not yet processed (pending, failed, processing), window or not. */
@@ -18,6 +24,8 @@ export interface HealthThresholds {
   maxDuplicateDeliveries: number;
   /** Percent of finished events (processed, failed, dead) that were processed. */
   minSuccessRate: number;
+  /** Ordering keys blocked by a dead head (docs/ordering.md). */
+  maxBlockedKeys: number;
 }
 
 export const defaultHealthThresholds: Readonly<HealthThresholds> = Object.freeze({
@@ -27,6 +35,8 @@ export const defaultHealthThresholds: Readonly<HealthThresholds> = Object.freeze
   maxAverageAttempts: 2,
   maxDuplicateDeliveries: 5,
   minSuccessRate: 95,
+  maxBlockedKeys: 0,
+  ...defaultDestinationThresholds,
 });
 
 export const checkNames = [
@@ -36,6 +46,9 @@ export const checkNames = [
   'averageAttempts',
   'duplicateEvents',
   'successRate',
+  'blockedKeys',
+  // destinations: (issue 14) destination-health.ts
+  ...destinationCheckNames,
 ] as const;
 export type CheckName = (typeof checkNames)[number];
 
@@ -47,7 +60,7 @@ export interface CheckResult {
   threshold: number;
   /** `max`: passes while value <= threshold; `min`: passes while value >= threshold. */
   bound: 'max' | 'min';
-  unit: 'events' | 'minutes' | 'attempts' | 'deliveries' | 'percent';
+  unit: 'events' | 'minutes' | 'attempts' | 'deliveries' | 'percent' | 'keys' | 'destinations';
   message: string;
 }
 
@@ -63,6 +76,9 @@ export const alertTypes = [
   'SLOW_PROCESSING',
   'DUPLICATE_EVENTS',
   'LOW_SUCCESS_RATE',
+  'BLOCKED_KEYS',
+  'DESTINATION_FAILING',
+  'DESTINATION_BACKLOG',
 ] as const;
 export type AlertType = (typeof alertTypes)[number];
 
@@ -113,9 +129,31 @@ const alertOfCheck: Record<CheckName, { type: AlertType; severity: AlertSeverity
     severity: 'ERROR',
     action: 'Full review: handlers, provider configuration, secrets and downstream services.',
   },
+  blockedKeys: {
+    type: 'BLOCKED_KEYS',
+    severity: 'ERROR',
+    action:
+      "Unblock each key: fix the cause in its dead head's last_error, then retry the head or skip it (hookbox keys blocked; hookbox keys unblock SOURCE KEY --retry|--skip; docs/ordering.md).",
+  },
+  destinationFailures: {
+    type: 'DESTINATION_FAILING',
+    severity: 'ERROR',
+    action:
+      "Check the endpoint: read the deliveries' status codes and errors (GET /api/admin/deliveries?status=failed,dead), fix it, then retry the dead deliveries.",
+  },
+  destinationBacklog: {
+    type: 'DESTINATION_BACKLOG',
+    severity: 'WARNING',
+    action:
+      'Resume or enable the destination if it is paused or disabled; otherwise raise its concurrency or ratePerSecond, or find why the endpoint is slow.',
+  },
 };
 
-export function evaluateChecks(metrics: WindowMetrics, thresholds: HealthThresholds): HealthChecks {
+/** The checks of the window metrics; the destination checks come from destination-health.ts. */
+export function evaluateChecks(
+  metrics: WindowMetrics,
+  thresholds: HealthThresholds,
+): Omit<HealthChecks, DestinationCheckName> {
   const w = `in the last ${metrics.window.minutes} min`;
   const max = (
     value: number,
@@ -173,6 +211,14 @@ export function evaluateChecks(metrics: WindowMetrics, thresholds: HealthThresho
       'percent',
       `${metrics.successRate}% of finished events ${w} were processed`,
     ),
+    blockedKeys: max(
+      metrics.blockedKeys,
+      thresholds.maxBlockedKeys,
+      'keys',
+      metrics.blockedKeys === 0
+        ? 'no ordering key is blocked'
+        : `${metrics.blockedKeys} ordering key(s) blocked by a dead head, the oldest for ${metrics.oldestBlockedAgeSeconds} s`,
+    ),
   };
 }
 
@@ -212,7 +258,7 @@ export function deriveRecommendations(checks: HealthChecks, metrics: WindowMetri
   if (!checks.oldestPending.passed) {
     const oldest = metrics.oldestPending;
     advice.push(
-      `Event ${oldest?.id ?? '?'} (${oldest?.source ?? '?'}) has waited ${checks.oldestPending.value} min: make sure a worker is running, then run auto-remediate to reclaim expired leases and requeue stuck events.`,
+      `Event ${oldest?.id ?? '?'} (${oldest?.source ?? '?'}) has waited ${checks.oldestPending.value} min: make sure a worker is running, then run auto-remediate to reclaim expired leases (a held event whose handler never settles shows as stuck).`,
     );
   }
   if (!checks.recentFailures.passed) {
@@ -223,6 +269,12 @@ export function deriveRecommendations(checks: HealthChecks, metrics: WindowMetri
   if (!checks.successRate.passed) {
     advice.push(
       `Only ${checks.successRate.value}% of finished events succeeded: review the handlers and the downstream services they call before retrying.`,
+    );
+  }
+  if (!checks.blockedKeys.passed) {
+    const first = metrics.blocked[0];
+    advice.push(
+      `${checks.blockedKeys.value} ordering key(s) are blocked${first ? `, e.g. ${first.source} key ${JSON.stringify(first.key)} behind dead event ${first.headId} with ${first.waiting} waiting` : ''}: fix the cause, then retry or skip the head (hookbox keys unblock SOURCE KEY --retry|--skip).`,
     );
   }
   if (!checks.processingBacklog.passed) {

@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.ts';
+import type { DestinationSummary } from '../destinations/operations.ts';
 import type { Store } from '../store/types.ts';
 import type { BreakerSnapshot } from '../worker/circuit-breaker.ts';
+import { evaluateDestinationHealth } from './destination-health.ts';
 import {
   type Alert,
   decideStatus,
@@ -40,6 +42,10 @@ export interface HealthMonitorOptions {
   maxSamples?: number;
   /** The worker's circuit breakers (hookbox.breakers.snapshot), shown in each report. */
   breakers?: () => BreakerSnapshot[];
+  /** Events held longer than this are reported stuck (the handler timeout plus a grace). */
+  stuckAfterMs?: number;
+  /** destinations: every configured destination's summary over a window (the operations service). */
+  destinations?: (windowMs: number) => Promise<DestinationSummary[]>;
 }
 
 export const defaultWindowMinutes = 60;
@@ -57,11 +63,21 @@ export function createHealthMonitor(options: HealthMonitorOptions) {
 
   async function computeReport(minutes: number): Promise<HealthReport> {
     const metrics = await collectWindowMetrics(
-      { store: options.store, clock: options.clock, rejections: options.rejections },
+      {
+        store: options.store,
+        clock: options.clock,
+        rejections: options.rejections,
+        ...(options.stuckAfterMs === undefined ? {} : { stuckAfterMs: options.stuckAfterMs }),
+      },
       minutes,
       options.maxSamples,
     );
-    const checks = evaluateChecks(metrics, thresholds);
+    const destinations = evaluateDestinationHealth(
+      (await options.destinations?.(minutes * 60_000)) ?? [],
+      thresholds,
+      minutes,
+    );
+    const checks: HealthChecks = { ...evaluateChecks(metrics, thresholds), ...destinations.checks };
     const status = decideStatus(checks);
     return {
       healthy: status === 'HEALTHY',
@@ -69,7 +85,7 @@ export function createHealthMonitor(options: HealthMonitorOptions) {
       checks,
       metrics,
       alerts: deriveAlerts(checks),
-      recommendations: deriveRecommendations(checks, metrics),
+      recommendations: [...deriveRecommendations(checks, metrics), ...destinations.recommendations],
       circuitBreakers: options.breakers?.() ?? [],
       timestamp: new Date(options.clock.now()).toISOString(),
     };
@@ -96,7 +112,12 @@ export function createHealthMonitor(options: HealthMonitorOptions) {
 
     collectMetrics: (minutes = windowMinutes): Promise<WindowMetrics> =>
       collectWindowMetrics(
-        { store: options.store, clock: options.clock, rejections: options.rejections },
+        {
+          store: options.store,
+          clock: options.clock,
+          rejections: options.rejections,
+          ...(options.stuckAfterMs === undefined ? {} : { stuckAfterMs: options.stuckAfterMs }),
+        },
         minutes,
         options.maxSamples,
       ),

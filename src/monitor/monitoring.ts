@@ -1,7 +1,10 @@
-import type { Clock } from '../clock.ts';
+import type { Clock, Random } from '../clock.ts';
+import type { DestinationSummary } from '../destinations/operations.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/types.ts';
+import type { Telemetry } from '../telemetry.ts';
 import type { BreakerSnapshot } from '../worker/circuit-breaker.ts';
+import type { RetryPolicy } from '../worker/retry-policy.ts';
 import { type AdminActions, createAdminActions } from './admin-actions.ts';
 import {
   type AlertNotifier,
@@ -13,13 +16,13 @@ import {
   type NotifyResult,
 } from './alert-notifier.ts';
 import { registerBreakerMetrics } from './breaker-metrics.ts';
+import { registerDestinationMetrics } from './destination-metrics.ts';
 import type { AlertType, HealthThresholds } from './health-checks.ts';
 import { createHealthMonitor, type HealthMonitor, type HealthReport } from './health-monitor.ts';
 import { type MaintenanceSchedule, scheduleMaintenance } from './maintenance-schedule.ts';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus.ts';
 import { createRejectionLog, type RejectionLog } from './rejection-log.ts';
 import { defaultStuckAfterMinutes } from './remediation.ts';
-import type { Telemetry } from './telemetry.ts';
 
 /** The `monitor` option of createHookbox; every field optional. */
 export interface MonitoringOptions {
@@ -60,11 +63,16 @@ export interface MonitoringOptions {
 export interface MonitoringDependencies {
   store: Store;
   clock: Clock;
+  random: Random;
   logger: Logger;
-  maxAttempts: number;
+  retryPolicy: RetryPolicy;
   wake?: () => void;
   /** The worker's circuit breakers, for the health report and /metrics. */
   breakers?: () => BreakerSnapshot[];
+  /** Events held longer than this are reported stuck: the handler timeout plus a grace. */
+  stuckAfterMs?: number;
+  /** destinations: every configured destination's summary over a window, for health and /metrics. */
+  destinations?: (windowMs: number) => Promise<DestinationSummary[]>;
 }
 
 export const defaultRetentionDays = 90;
@@ -97,16 +105,19 @@ export function createMonitoring(deps: MonitoringDependencies, options: Monitori
     windowMinutes: options.windowMinutes,
     cacheMs: options.cacheSeconds === undefined ? undefined : options.cacheSeconds * 1000,
     ...(deps.breakers ? { breakers: deps.breakers } : {}),
+    ...(deps.stuckAfterMs === undefined ? {} : { stuckAfterMs: deps.stuckAfterMs }),
+    ...(deps.destinations ? { destinations: deps.destinations } : {}),
   });
   const maintenance = options.maintenance ?? {};
   const actions = createAdminActions({
     store,
     clock,
+    random: deps.random,
     logger,
     health,
     wake: deps.wake,
     remediation: {
-      maxAttempts: deps.maxAttempts,
+      retryPolicy: deps.retryPolicy,
       stuckAfterMinutes: maintenance.stuckAfterMinutes ?? defaultStuckAfterMinutes,
       retentionDays: maintenance.retentionDays ?? defaultRetentionDays,
       scrubBodiesAfterDays: maintenance.scrubBodiesAfterDays ?? null,
@@ -115,10 +126,17 @@ export function createMonitoring(deps: MonitoringDependencies, options: Monitori
 
   const prometheus = createPrometheusMetrics({ processMetrics: options.metrics?.processMetrics });
   if (deps.breakers) registerBreakerMetrics(prometheus.registry, deps.breakers);
+  const readDestinations = deps.destinations;
+  const destinationMetrics = readDestinations
+    ? registerDestinationMetrics(prometheus.registry, () => readDestinations(60 * 60_000))
+    : null;
   prometheus.setGaugeReader(async () => {
     const report = await health.checkHealth();
     return {
       backlog: report.metrics.backlog,
+      stuck: report.metrics.stuck,
+      blockedKeys: report.metrics.blockedKeys,
+      oldestBlockedAgeSeconds: report.metrics.oldestBlockedAgeSeconds,
       oldestPendingAgeSeconds: Math.round(report.metrics.oldestPendingAgeMinutes * 60),
       status: report.status,
       checks: Object.fromEntries(Object.entries(report.checks).map(([name, check]) => [name, check.passed])),
@@ -150,6 +168,7 @@ export function createMonitoring(deps: MonitoringDependencies, options: Monitori
       rejections.record(source, code);
     },
     attemptFinished: (...args) => prometheus.telemetry.attemptFinished(...args),
+    deliveryAttemptFinished: (...args) => destinationMetrics?.attemptFinished(...args),
   };
 
   async function evaluateAndNotify() {

@@ -1,11 +1,16 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Telemetry } from '../telemetry.ts';
 import type { HealthStatus } from './health-checks.ts';
-import type { Telemetry } from './telemetry.ts';
 
 /** Current queue figures for the gauges, read at scrape time (from the cached health report). */
 export interface GaugeReading {
   backlog: number;
   oldestPendingAgeSeconds: number;
+  /** Events held longer than their handler may run: handlers that timed out and never settled. */
+  stuck: number;
+  /** Ordering keys blocked by a dead head, and how long the longest has been (docs/ordering.md). */
+  blockedKeys: number;
+  oldestBlockedAgeSeconds: number;
   status: HealthStatus;
   checks: Record<string, boolean>;
 }
@@ -123,13 +128,28 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}) 
     });
   readingGauge(
     'hookbox_backlog_events',
-    'Events waiting to be processed (pending, failed, processing).',
+    'Events waiting to be processed (pending, failed, processing, waiting).',
     (v) => v.backlog,
   );
   readingGauge(
     'hookbox_oldest_pending_age_seconds',
     'Age of the oldest event waiting to be processed; 0 when none waits.',
     (v) => v.oldestPendingAgeSeconds,
+  );
+  readingGauge(
+    'hookbox_stuck_handlers',
+    'Events held past their handler timeout because the handler has not settled (no second run starts meanwhile).',
+    (v) => v.stuck,
+  );
+  readingGauge(
+    'hookbox_ordering_blocked_keys',
+    'Ordering keys blocked by a dead head (onDead block): their later events wait until it is retried or skipped.',
+    (v) => v.blockedKeys,
+  );
+  readingGauge(
+    'hookbox_ordering_oldest_blocked_age_seconds',
+    'How long the longest-blocked ordering key has been blocked; 0 when none is.',
+    (v) => v.oldestBlockedAgeSeconds,
   );
   readingGauge(
     'hookbox_health_status',

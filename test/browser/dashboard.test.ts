@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEventId } from '../../src/ids.ts';
+import { checkNames } from '../../src/monitor/health-checks.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { type ServerProcess, startServerProcess, waitUntil } from '../support/processes.ts';
 import { signStripe, stripeEventBody } from '../support/stripe.ts';
@@ -15,14 +16,17 @@ import { signStripe, stripeEventBody } from '../support/stripe.ts';
  * overview, filtering events, an event's detail, retrying a dead event until it is processed,
  * bulk-retrying dead letters, a read-only session, and sign-out. The handler fails events marked
  * `fail` until a flag file exists, so the test makes dead letters and then lets them succeed.
- * Each test saves its screenshots to docs/images/ as its last step, so only a passing run
- * replaces them.
+ * Each test saves its screenshots as its last step, so only a passing run writes them: to a
+ * scratch folder (test-results/screenshots/, gitignored) so `npm test` leaves the tree clean,
+ * or to docs/images/ with `npm run docs:screenshots` (HOOKBOX_SCREENSHOTS_DIR).
  */
 
 const adminToken = 'browser-admin-token-0123456789';
 const readToken = 'browser-read-only-token-0123456789';
 const secret = 'whsec_browser_dashboard_test';
-const imagesDir = fileURLToPath(new URL('../../docs/images/', import.meta.url));
+const imagesDir = process.env.HOOKBOX_SCREENSHOTS_DIR
+  ? resolve(process.env.HOOKBOX_SCREENSHOTS_DIR)
+  : fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 const viewport = { width: 1280, height: 800 };
 const okCount = 12;
 const failCount = 4;
@@ -134,7 +138,6 @@ export default {
         bodySha256: sha,
         receivedAt: now,
       })),
-      now,
     );
     await store.close();
 
@@ -210,7 +213,7 @@ export default {
       await expect(page.locator('#status .status-label').textContent()).resolves.toMatch(
         /^(HEALTHY|DEGRADED|CRITICAL)$/,
       );
-      await expect(page.locator('#checks tbody tr').count()).resolves.toBe(6);
+      await expect(page.locator('#checks tbody tr').count()).resolves.toBe(checkNames.length);
       // 4 of 18 finished events are dead: the success-rate check fails and raises its alert.
       await page.locator('#alerts .alert', { hasText: 'LOW_SUCCESS_RATE' }).waitFor();
       await page.locator('#chart-throughput path.series-received').waitFor({ state: 'attached' });

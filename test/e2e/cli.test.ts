@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type ServerProcess, startServerProcess, waitUntil } from '../support/processes.ts';
 import { signStripe, stripeEventBody } from '../support/stripe.ts';
 
-// The README's first-run path, through real processes: `npm start` with no configuration
-// (demo mode on SQLite), then `hookbox send` and `hookbox events list` from the same folder.
+// The README's first-run path, through real processes: `npm start` (`hookbox serve --demo`)
+// with no configuration (demo mode on SQLite), then `hookbox send` and `hookbox events list` from the same folder.
 describe('demo mode from a fresh folder', () => {
   let cwd: string;
   let server: ServerProcess;
@@ -14,7 +14,7 @@ describe('demo mode from a fresh folder', () => {
 
   beforeAll(async () => {
     cwd = mkdtempSync(join(tmpdir(), 'hookbox-cli-'));
-    server = await startServerProcess({ cwd, env });
+    server = await startServerProcess({ cwd, env, serveArgs: ['--demo'] });
   });
   afterAll(async () => {
     await server?.stop();
@@ -25,6 +25,21 @@ describe('demo mode from a fresh folder', () => {
     const printed = server.output.join('\n');
     expect(printed).toContain('DEMO MODE');
     expect(printed).toMatch(/whsec_[A-Za-z0-9_-]{20,}/);
+  });
+
+  it('turns the dashboard on with a generated sign-in token, printed and saved in ./data', async () => {
+    const token = readFileSync(join(cwd, 'data', 'demo-admin-token'), 'utf8').trim();
+    expect(token).toMatch(/^[0-9a-f]{48}$/);
+    expect(server.output.join('\n')).toContain(
+      `dashboard: ${server.url}/dashboard  sign in with the token saved in`,
+    );
+    expect(server.output.join('\n')).toContain(token);
+    const signIn = await fetch(`${server.url}/dashboard/sign-in`);
+    expect(signIn.status).toBe(200);
+    const admin = (authorization?: string) =>
+      fetch(`${server.url}/api/admin/events`, authorization ? { headers: { authorization } } : {});
+    expect((await admin(`Bearer ${token}`)).status).toBe(200);
+    expect((await admin()).status).toBe(401);
   });
 
   it('accepts `hookbox send`, shows the event as processed, and counts a repeat as a duplicate', async () => {
@@ -154,7 +169,7 @@ describe('configuration errors', () => {
         `export default { sources: { stripe: { provider: 'stripe' }, bad: { provider: 'nope' }, 'x y': { provider: 'stripe', secrets: ['whsec_a'] } }, server: { port: -1 } };\n`,
       );
       const result = await runCli(['serve'], { cwd, env: { DATABASE_URL: 'mysql://x' } });
-      expect(result.code).not.toBe(0);
+      expect(result.code).toBe(2);
       expect(result.stderr).toContain('DATABASE_URL');
       expect(result.stderr).toContain('server.port');
       expect(result.stderr).toContain('sources.bad');

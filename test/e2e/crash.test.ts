@@ -88,5 +88,6 @@ describe.each(engines)('SIGKILL under load on %s', (engine) => {
       expect(rows.length).toBe(processed);
       expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
     }
-  });
+    // Five server start-ups, kills and a recovery that waits each reclaimed event's backoff.
+  }, 90_000);
 });

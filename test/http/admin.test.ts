@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.ts';
+import { StoreUnavailableError } from '../../src/errors.ts';
 import { createHookbox, type Hookbox } from '../../src/hookbox.ts';
 import { adminOperations, type OperationId } from '../../src/http/admin/operations.ts';
 import type { Store } from '../../src/store/types.ts';
 import { createSeeder } from '../monitor/seed.ts';
+import { createDeliverySeeder } from '../support/delivery-seed.ts';
 import { createTestStore, engines } from '../support/stores.ts';
 import { signStripe, stripeEventBody } from '../support/stripe.ts';
 
@@ -11,6 +13,8 @@ const adminToken = 'admin-token-0123456789abcdef';
 const readToken = 'read-only-token-0123456789';
 const cronSecret = 'cron-secret-0123456789abcdef';
 const secret = 'whsec_admin_test';
+const destinationSecret = `whsec_${Buffer.from('destination-secret-0123456789abcd').toString('base64')}`;
+const destinationHeaderValue = 'header-credential-0123456789';
 const minute = 60_000;
 const day = 24 * 60 * minute;
 
@@ -18,6 +22,8 @@ interface Call {
   method: string;
   path: string;
   body?: unknown;
+  /** State the call needs first (a paused destination, a dead delivery); changes no event. */
+  prepare?: () => Promise<void>;
 }
 
 describe.each(engines)('admin API on %s', (engine) => {
@@ -28,13 +34,28 @@ describe.each(engines)('admin API on %s', (engine) => {
   let seed: ReturnType<typeof createSeeder>;
 
   beforeEach(async () => {
-    ({ store, cleanup } = await createTestStore(engine));
     clock = createManualClock(Date.UTC(2026, 5, 1, 12));
+    ({ store, cleanup } = await createTestStore(engine, { clock }));
     seed = createSeeder(store, clock.now);
     hookbox = createHookbox({
       store,
       clock,
-      sources: { stripe: { provider: 'stripe', secrets: [secret] } },
+      sources: {
+        stripe: {
+          provider: 'stripe',
+          secrets: [secret],
+          // Never contacted: the worker is off. Its secret and header value must never show.
+          destinations: [
+            {
+              name: 'billing',
+              url: 'http://127.0.0.1:9/hooks',
+              signingSecret: destinationSecret,
+              headers: { authorization: `Bearer ${destinationHeaderValue}` },
+              allowPrivateNetwork: true,
+            },
+          ],
+        },
+      },
       worker: { enabled: false },
       admin: { token: adminToken, readOnlyTokens: [readToken], cronSecret },
       monitor: { metrics: { processMetrics: false }, maintenance: { retentionDays: 30 } },
@@ -78,11 +99,86 @@ describe.each(engines)('admin API on %s', (engine) => {
     return Object.fromEntries(page.events.map((e) => [e.id, `${e.status}/${e.attempts}`]));
   }
 
+  /** A dead delivery of `eventId` to stripe/billing; the event itself stays as it is. */
+  async function seedDeadDelivery(eventId: string): Promise<number> {
+    const deliveries = createDeliverySeeder(store, clock.now);
+    const { id } = await deliveries.create(eventId, 'billing');
+    await deliveries.attempt('stripe', 'billing', 'dead');
+    return id;
+  }
+  let preparedDeliveryId = 0;
+
   /** One valid call and one bad-input call per route; typed by OperationId so no route is left out. */
   function routeCases(
     eventId: string,
   ): Record<OperationId, { valid: Call; invalid: Call & { field: string } }> {
+    const destination = '/api/admin/destinations/stripe/billing';
     return {
+      listDestinations: {
+        valid: { method: 'GET', path: '/api/admin/destinations?windowMinutes=60' },
+        invalid: { method: 'GET', path: '/api/admin/destinations?windowMinutes=0', field: 'windowMinutes' },
+      },
+      pauseDestination: {
+        valid: { method: 'POST', path: `${destination}/pause`, body: { reason: 'deploying' } },
+        invalid: { method: 'POST', path: `${destination}/pause`, body: { reason: 7 }, field: 'reason' },
+      },
+      resumeDestination: {
+        valid: {
+          method: 'POST',
+          path: `${destination}/resume`,
+          prepare: async () => void (await hookbox.destinations.pause('stripe', 'billing')),
+        },
+        invalid: { method: 'POST', path: '/api/admin/destinations/stripe/no%20such/resume', field: 'name' },
+      },
+      enableDestination: {
+        valid: {
+          method: 'POST',
+          path: `${destination}/enable`,
+          prepare: async () => void (await store.setDestinationState('stripe', 'billing', 'disabled', '410')),
+        },
+        invalid: { method: 'POST', path: '/api/admin/destinations/-stripe/billing/enable', field: 'source' },
+      },
+      listDeliveries: {
+        valid: { method: 'GET', path: `/api/admin/deliveries?status=dead,failed&source=stripe&limit=5` },
+        invalid: { method: 'GET', path: '/api/admin/deliveries?status=gone', field: 'status' },
+      },
+      getDelivery: {
+        get valid(): Call {
+          return {
+            method: 'GET',
+            path: `/api/admin/deliveries/${preparedDeliveryId}`,
+            prepare: async () => {
+              preparedDeliveryId = await seedDeadDelivery(eventId);
+            },
+          };
+        },
+        invalid: { method: 'GET', path: '/api/admin/deliveries/0', field: 'id' },
+      },
+      retryDelivery: {
+        get valid(): Call {
+          return {
+            method: 'POST',
+            path: `/api/admin/deliveries/${preparedDeliveryId}/retry`,
+            prepare: async () => {
+              preparedDeliveryId = await seedDeadDelivery(eventId);
+            },
+          };
+        },
+        invalid: { method: 'POST', path: '/api/admin/deliveries/1.5/retry', field: 'id' },
+      },
+      replayEvent: {
+        valid: {
+          method: 'POST',
+          path: `/api/admin/events/${eventId}/replay`,
+          body: { destination: 'billing' },
+        },
+        invalid: {
+          method: 'POST',
+          path: `/api/admin/events/${eventId}/replay`,
+          body: { destination: 'bad name' },
+          field: 'destination',
+        },
+      },
       getMonitor: {
         valid: { method: 'GET', path: '/api/admin/webhooks/monitor?timeWindow=60&report=true' },
         invalid: { method: 'GET', path: '/api/admin/webhooks/monitor?timeWindow=0', field: 'timeWindow' },
@@ -142,6 +238,23 @@ describe.each(engines)('admin API on %s', (engine) => {
         valid: { method: 'GET', path: '/api/admin/duplicates?limit=10' },
         invalid: { method: 'GET', path: '/api/admin/duplicates?limit=0', field: 'limit' },
       },
+      listBlockedKeys: {
+        valid: { method: 'GET', path: '/api/admin/ordering/blocked-keys?limit=10' },
+        invalid: { method: 'GET', path: '/api/admin/ordering/blocked-keys?limit=0', field: 'limit' },
+      },
+      unblockKey: {
+        valid: {
+          method: 'POST',
+          path: '/api/admin/ordering/blocked-keys/unblock',
+          body: { source: 'stripe', key: 'sub_1', action: 'skip' },
+        },
+        invalid: {
+          method: 'POST',
+          path: '/api/admin/ordering/blocked-keys/unblock',
+          body: { source: 'stripe', key: 'sub_1', action: 'unblock' },
+          field: 'action',
+        },
+      },
       getOpenApi: {
         valid: { method: 'GET', path: '/api/admin/openapi.json' },
         invalid: { method: 'GET', path: '/api/admin/openapi.json?format=yaml', field: 'format' },
@@ -157,12 +270,18 @@ describe.each(engines)('admin API on %s', (engine) => {
     };
   }
 
+  /** A route's cases after its valid call's prepare ran (a path may name what prepare made). */
+  async function preparedCase(eventId: string, id: OperationId) {
+    await routeCases(eventId)[id].valid.prepare?.();
+    return routeCases(eventId)[id];
+  }
+
   describe('every route', () => {
     const ids = Object.keys(adminOperations) as OperationId[];
 
     it.each(ids)('%s: 401 without a token or with a wrong one, naming no token', async (id) => {
       const [eventId] = await seed.record(1);
-      const { valid } = routeCases(eventId!)[id];
+      const { valid } = await preparedCase(eventId!, id);
       for (const token of [null, 'not-a-configured-token-000000']) {
         const response = await call(valid, token);
         expect(response.status).toBe(401);
@@ -178,7 +297,7 @@ describe.each(engines)('admin API on %s', (engine) => {
 
     it.each(ids)('%s: a read-only token reads (200) but runs no action (403)', async (id) => {
       const [eventId] = await seed.record(1);
-      const { valid } = routeCases(eventId!)[id];
+      const { valid } = await preparedCase(eventId!, id);
       const response = await call(valid, readToken);
       if (adminOperations[id].access === 'read') {
         expect(response.status).toBe(200);
@@ -201,7 +320,7 @@ describe.each(engines)('admin API on %s', (engine) => {
 
     it.each(ids)('%s: the admin token is accepted', async (id) => {
       const [eventId] = await seed.record(1);
-      const response = await call(routeCases(eventId!)[id].valid, adminToken);
+      const response = await call((await preparedCase(eventId!, id)).valid, adminToken);
       expect(response.status).toBe(200);
     });
   });
@@ -255,6 +374,76 @@ describe.each(engines)('admin API on %s', (engine) => {
       400,
     );
     expect(body.error.details).toEqual([{ in: 'body', path: 'params.olderThan', message: 'unknown field' }]);
+  });
+
+  it('range-checks every time and number at the edge: 400 invalid_input, never the database', async () => {
+    await seed.failed(1);
+    const refused = async (request: Call, path: string) => {
+      const body = await json(call(request, adminToken), 400);
+      expect(body.error.code, JSON.stringify(body)).toBe('invalid_input');
+      expect(body.error.details.map((d: { path: string }) => d.path)).toContain(path);
+      return body;
+    };
+    const get = (path: string): Call => ({ method: 'GET', path });
+    // Times JavaScript can hold but no store can: before 1970, after 9999, or absurdly large.
+    for (const time of ['-271821-04-20T00:00:00Z', '+275760-09-13T00:00:00Z', '1969-12-31T23:59:59Z']) {
+      await refused(get(`/api/admin/events?since=${encodeURIComponent(time)}`), 'since');
+      await refused(get(`/api/admin/events?until=${encodeURIComponent(time)}`), 'until');
+    }
+    await refused(get('/api/admin/events?until=999999999999999'), 'until');
+    const bulk = (body: unknown): Call => ({ method: 'POST', path: '/api/admin/events/retry', body });
+    await refused(bulk({ until: 9007199254740991 }), 'until');
+    await refused(bulk({ since: 253402300800000 }), 'since');
+    const action = (params: unknown): Call => ({
+      method: 'POST',
+      path: '/api/admin/webhooks/monitor',
+      body: { action: 'auto-remediate', params },
+    });
+    for (const stuckAfterMinutes of [1e308, 10_000_000]) {
+      await refused(action({ stuckAfterMinutes }), 'params.stuckAfterMinutes');
+    }
+    // In range, the same requests work, and every refusal above changed nothing.
+    expect(
+      (await json(call(get('/api/admin/events?since=1970-01-01T00:00:00Z'), adminToken))).data.events,
+    ).toHaveLength(1);
+    await json(call(action({ stuckAfterMinutes: 60 }), adminToken));
+    await json(call(bulk({ until: Date.UTC(9999, 0, 1) }), adminToken));
+  });
+
+  it('never puts a store error message in a response', async () => {
+    const failing = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'listEvents' || property === 'getStatistics') {
+          return async () => {
+            // What an adapter raises: the driver's text (here a connection detail) inside.
+            throw new StoreUnavailableError(
+              'The postgres store could not list events (connect ECONNREFUSED 10.9.8.7:5432 for user "hookbox_prod"): check that PostgreSQL is running.',
+            );
+          };
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const broken = createHookbox({
+      store: failing,
+      clock,
+      sources: {},
+      worker: { enabled: false },
+      migrate: false,
+      admin: { token: adminToken },
+      monitor: { metrics: { processMetrics: false } },
+    });
+    for (const path of ['/api/admin/events', '/api/admin/statistics']) {
+      const response = await broken.fetch(
+        new Request(`http://hookbox.test${path}`, { headers: { authorization: `Bearer ${adminToken}` } }),
+      );
+      const text = await response.text();
+      expect(response.status, path).toBe(503);
+      expect(JSON.parse(text).error.code).toBe('store_unavailable');
+      for (const internal of ['ECONNREFUSED', '10.9.8.7', 'hookbox_prod', 'postgres store']) {
+        expect(text, path).not.toContain(internal);
+      }
+    }
   });
 
   describe('GET /api/admin/webhooks/monitor', () => {
@@ -313,7 +502,7 @@ describe.each(engines)('admin API on %s', (engine) => {
       expect((await action('cleanup')).data).toMatchObject({ deleted: 1, olderThanDays: 30 });
     });
 
-    it('auto-remediate reclaims, requeues stuck, releases due failed, leaves dead and processed alone', async () => {
+    it('auto-remediate reclaims, reports held-too-long, releases due failed, leaves dead and processed alone', async () => {
       const [expired, stuck] = await seed.record(2);
       await seed.claim([expired!], minute);
       await seed.claim([stuck!], 120 * minute);
@@ -325,7 +514,7 @@ describe.each(engines)('admin API on %s', (engine) => {
       const { data } = await action('auto-remediate');
       expect(data).toMatchObject({
         reclaimedLeases: { count: 1, eventIds: [expired] },
-        requeuedStuck: { count: 1 },
+        heldTooLong: { count: 1 },
         releasedFailed: { count: 1, eventIds: dueFailed },
         requeuedDead: null,
         cleanedUp: { count: 0, olderThanDays: 30 },
@@ -333,7 +522,8 @@ describe.each(engines)('admin API on %s', (engine) => {
       expect(await snapshot()).toEqual({
         ...before,
         [expired!]: 'failed/1',
-        [stuck!]: 'pending/1',
+        // Still held by its worker: reported, never taken from it.
+        [stuck!]: 'processing/1',
         [dueFailed[0]!]: 'failed/1', // released to the workers with its attempt count kept
       });
       expect(before[dead[0]!]).toBe('dead/1');
@@ -430,22 +620,19 @@ describe.each(engines)('admin API on %s', (engine) => {
       const body = stripeEventBody('evt_same');
       const sameBody = [];
       for (const key of ['evt_a', 'evt_b']) {
-        const [result] = await store.recordEvents(
-          [
-            {
-              id: `01DUP${key.toUpperCase().replace('_', '')}0000000000000000`.slice(0, 26),
-              source: 'stripe',
-              provider: 'stripe',
-              dedupeKey: key,
-              eventType: 'invoice.paid',
-              headers: {},
-              body: Buffer.from(body),
-              bodySha256: 'f'.repeat(64),
-              receivedAt: clock.now(),
-            },
-          ],
-          clock.now(),
-        );
+        const [result] = await store.recordEvents([
+          {
+            id: `01DUP${key.toUpperCase().replace('_', '')}0000000000000000`.slice(0, 26),
+            source: 'stripe',
+            provider: 'stripe',
+            dedupeKey: key,
+            eventType: 'invoice.paid',
+            headers: {},
+            body: Buffer.from(body),
+            bodySha256: 'f'.repeat(64),
+            receivedAt: clock.now(),
+          },
+        ]);
         sameBody.push(result!.id);
       }
       await seed.record(1, { key: 'evt_again' });
@@ -647,6 +834,28 @@ describe.each(engines)('admin API on %s', (engine) => {
       });
       expect(doc.paths['/api/admin/webhooks/monitor'].post.responses['403']).toBeDefined();
       expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
+      // Destinations: the 404 and 409 say what they mean on each route.
+      const retry = doc.paths['/api/admin/deliveries/{id}/retry'].post;
+      expect(retry.responses['404'].description).toBe('No delivery with this id.');
+      expect(retry.responses['409']).toBeDefined();
+      expect(retry.parameters[0]).toMatchObject({
+        name: 'id',
+        in: 'path',
+        schema: { type: 'integer', minimum: 1 },
+      });
+      const pause = doc.paths['/api/admin/destinations/{source}/{name}/pause'].post;
+      expect(pause.parameters.map((p: { name: string }) => p.name)).toEqual(['source', 'name']);
+      expect(pause.responses['403']).toBeDefined();
+      const listDeliveries = doc.paths['/api/admin/deliveries'].get;
+      expect(listDeliveries.parameters.map((p: { name: string }) => p.name)).toEqual([
+        'source',
+        'destination',
+        'status',
+        'eventId',
+        'limit',
+        'cursor',
+      ]);
+      expect(doc.paths['/api/admin/events/{id}/replay'].post.requestBody.required).toBe(false);
     });
   });
 });

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.ts';
-import { createHookbox, type Hookbox, resolveSources } from '../../src/hookbox.ts';
+import { resolveSources } from '../../src/config/sources.ts';
+import { createHookbox, type Hookbox } from '../../src/hookbox.ts';
 import type { Store } from '../../src/store/types.ts';
 import { createTestStore, engines } from '../support/stores.ts';
 import { signStripe, stripeEventBody } from '../support/stripe.ts';
@@ -192,7 +193,7 @@ describe('allowlist configuration', () => {
     ]) {
       expect(() =>
         resolveSources({ s: { provider: 'stripe', secrets: [secret], allowlist: [entry] } }),
-      ).toThrow(`sources.s: "${entry}"`);
+      ).toThrow(`sources.s.allowlist: "${entry}"`);
     }
   });
 });

@@ -39,8 +39,8 @@ describe('dashboard over HTTP', () => {
   }
 
   beforeEach(async () => {
-    ({ store, cleanup } = await createTestStore('sqlite'));
     clock = createManualClock(Date.UTC(2026, 5, 1, 12, 0, 30));
+    ({ store, cleanup } = await createTestStore('sqlite', { clock }));
     seed = createSeeder(store, clock.now);
     hookbox = build();
     await hookbox.start();
@@ -58,7 +58,12 @@ describe('dashboard over HTTP', () => {
     return target.fetch(new Request(`http://hookbox.test${path}`, { redirect: 'manual', ...init }));
   }
 
-  function signInRequest(token: string, extra: Record<string, string> = {}, next = '/dashboard') {
+  /** A sign-in form post; `extra` replaces the browser's Fetch Metadata (same-origin by default). */
+  function signInRequest(
+    token: string,
+    extra: Record<string, string> = { 'sec-fetch-site': 'same-origin' },
+    next = '/dashboard',
+  ) {
     return request('/dashboard/sign-in', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...extra },
@@ -71,7 +76,7 @@ describe('dashboard over HTTP', () => {
     const response = await target.fetch(
       new Request('http://hookbox.test/dashboard/sign-in', {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
         body: new URLSearchParams({ token }).toString(),
         redirect: 'manual',
       }),
@@ -98,7 +103,7 @@ describe('dashboard over HTTP', () => {
     });
 
     it('turns the admin token into an HttpOnly, SameSite=Strict session cookie that holds no token', async () => {
-      const response = await signInRequest(adminToken, {}, '/dashboard/events?status=dead');
+      const response = await signInRequest(adminToken, undefined, '/dashboard/events?status=dead');
       expect(response.status).toBe(303);
       expect(response.headers.get('location')).toBe('/dashboard/events?status=dead');
       const setCookie = response.headers.get('set-cookie')!;
@@ -112,7 +117,10 @@ describe('dashboard over HTTP', () => {
       const payload = Buffer.from(setCookie.split('=')[1]!.split('.')[0]!, 'base64url').toString();
       expect(payload).not.toContain(adminToken);
 
-      const behindTls = await signInRequest(adminToken, { 'x-forwarded-proto': 'https' });
+      const behindTls = await signInRequest(adminToken, {
+        'sec-fetch-site': 'same-origin',
+        'x-forwarded-proto': 'https',
+      });
       expect(behindTls.headers.get('set-cookie')).toContain('Secure');
     });
 
@@ -131,7 +139,7 @@ describe('dashboard over HTTP', () => {
       const padded = new URLSearchParams({ token: adminToken, pad: 'x'.repeat(9000) }).toString();
       const response = await request('/dashboard/sign-in', {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
         body: padded,
       });
       expect(response.status).toBe(401);
@@ -145,7 +153,7 @@ describe('dashboard over HTTP', () => {
         '/dashboard/\\evil',
         '/api/admin/events',
       ]) {
-        const response = await signInRequest(adminToken, {}, next);
+        const response = await signInRequest(adminToken, undefined, next);
         expect(response.headers.get('location')).toBe('/dashboard');
       }
     });
@@ -154,6 +162,36 @@ describe('dashboard over HTTP', () => {
       const response = await signInRequest(adminToken, { 'sec-fetch-site': 'cross-site' });
       expect(response.status).toBe(403);
       expect(response.headers.get('set-cookie')).toBeNull();
+    });
+
+    it('takes a sign-in only from the dashboard itself: same-origin, none, or its own Origin', async () => {
+      // A page on another port or a sibling subdomain is `same-site`: login CSRF from there too.
+      const refused: Record<string, string>[] = [
+        { 'sec-fetch-site': 'same-site' },
+        { 'sec-fetch-site': 'same-site', origin: 'http://hookbox.test' },
+        { origin: 'http://evil.hookbox.test' },
+        { origin: 'http://hookbox.test:8080' },
+        { origin: 'null' },
+        {},
+      ];
+      for (const headers of refused) {
+        const response = await signInRequest(adminToken, headers);
+        expect(response.status, JSON.stringify(headers)).toBe(403);
+        expect(response.headers.get('set-cookie')).toBeNull();
+      }
+      const accepted: Record<string, string>[] = [
+        { 'sec-fetch-site': 'same-origin' },
+        { 'sec-fetch-site': 'none' },
+        // A browser without Fetch Metadata still sends Origin on a POST.
+        { origin: 'http://hookbox.test' },
+        // Behind a TLS-terminating proxy the page's origin is https.
+        { origin: 'https://hookbox.test', 'x-forwarded-proto': 'https' },
+      ];
+      for (const headers of accepted) {
+        const response = await signInRequest(adminToken, headers);
+        expect(response.status, JSON.stringify(headers)).toBe(303);
+        expect(response.headers.get('set-cookie')).toMatch(/^hookbox_session=/);
+      }
     });
 
     it('signs out only with the CSRF token, clearing the cookie', async () => {
@@ -201,6 +239,8 @@ describe('dashboard over HTTP', () => {
         `/dashboard/events/${id}`,
         '/dashboard/dead-letters',
         '/dashboard/duplicates',
+        '/dashboard/blocked-keys',
+        '/dashboard/destinations',
       ]) {
         const response = await request(path, { headers: { cookie } });
         expect(response.status, path).toBe(200);
@@ -224,6 +264,27 @@ describe('dashboard over HTTP', () => {
       ).text();
       expect(full).toContain('id="action-retry"');
       expect(full).toContain('<dialog id="confirm-dialog"');
+      // The blocked-keys page (docs/ordering.md): its unblock column and dialog for admins only.
+      const blockedReadOnly = await (
+        await request('/dashboard/blocked-keys', { headers: { cookie: readOnly.cookie } })
+      ).text();
+      expect(blockedReadOnly).toContain('id="blocked-table"');
+      expect(blockedReadOnly).not.toContain('<th scope="col">Unblock</th>');
+      expect(blockedReadOnly).toContain('This session is read-only');
+      const blockedAdmin = await (
+        await request('/dashboard/blocked-keys', { headers: { cookie: admin.cookie } })
+      ).text();
+      expect(blockedAdmin).toContain('<th scope="col">Unblock</th>');
+      expect(blockedAdmin).toContain('<dialog id="confirm-dialog"');
+      // destinations: the deliveries section, its Actions column only for an admin session.
+      expect(full).toContain('id="deliveries-table"');
+      expect(detail).toContain('id="deliveries-table"');
+      expect(detail).not.toMatch(/deliveries-table[\s\S]*<th scope="col">Actions<\/th>/);
+      const destinations = await (
+        await request('/dashboard/destinations', { headers: { cookie: readOnly.cookie } })
+      ).text();
+      expect(destinations).toContain('pause, resume or enable destinations');
+      expect(destinations).not.toContain('<th scope="col">Actions</th>');
     });
 
     it('escapes filter values into the form', async () => {
@@ -241,7 +302,7 @@ describe('dashboard over HTTP', () => {
       const { cookie } = await signIn(adminToken);
       const html = await (await request('/dashboard', { headers: { cookie } })).text();
       const urls = [...html.matchAll(/(?:href|src)="(\/dashboard\/assets\/[^"]+)"/g)].map((m) => m[1]!);
-      expect(urls).toHaveLength(3);
+      expect(urls).toHaveLength(4);
       for (const url of urls) {
         const response = await request(url);
         expect(response.status).toBe(200);
@@ -259,7 +320,7 @@ describe('dashboard over HTTP', () => {
       expect((await parent.request('/dashboard')).status).toBe(302);
       const signedIn = await parent.request('/dashboard/sign-in', {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
         body: new URLSearchParams({ token: adminToken }).toString(),
       });
       const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;

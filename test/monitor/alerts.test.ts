@@ -52,7 +52,7 @@ describe.each(engines)('alert delivery on %s', (engine) => {
   const clock = createManualClock(Date.UTC(2026, 3, 1, 9));
 
   beforeEach(async () => {
-    const created = await createTestStore(engine);
+    const created = await createTestStore(engine, { clock });
     cleanup = created.cleanup;
     receiver = await startReceiver();
     logs = captureLogs();

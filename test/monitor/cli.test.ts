@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.ts';
 import { runCli } from '../support/processes.ts';
-import { createTestStore, engines, postgresTestUrl } from '../support/stores.ts';
+import { createTestStore, engines, postgresTestUrl, type TestStore } from '../support/stores.ts';
 import { createSeeder } from './seed.ts';
 
 const minute = 60_000;
@@ -14,12 +14,18 @@ const day = 24 * 60 * minute;
 // the system clock, so events are seeded at times relative to Date.now().
 describe.each(engines)('monitoring CLI on %s', (engine) => {
   let store: Store;
+  let created: TestStore;
   let cleanup: () => Promise<void>;
   let cwd: string;
+  /** A seeder writing through a store whose clock runs `agoMs` behind: events from the past. */
+  const seedAgo = (agoMs: number) => {
+    const past = { now: () => Date.now() - agoMs };
+    return createSeeder(created.openSibling({ clock: past }), past.now);
+  };
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    const created = await createTestStore(engine);
+    created = await createTestStore(engine);
     store = created.store;
     cleanup = created.cleanup;
     cwd = mkdtempSync(join(tmpdir(), 'hookbox-monitor-cli-'));
@@ -41,7 +47,7 @@ describe.each(engines)('monitoring CLI on %s', (engine) => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ status: 'HEALTHY', healthy: true });
 
-    const seed = createSeeder(store, () => Date.now() - minute);
+    const seed = seedAgo(minute);
     await seed.record(4);
     result = await cli('health', '--json', '--window', '30');
     expect(result.code).toBe(1);
@@ -50,7 +56,7 @@ describe.each(engines)('monitoring CLI on %s', (engine) => {
     expect(report.alerts.map((a: { type: string }) => a.type)).toEqual(['LARGE_BACKLOG']);
 
     // Waiting 31 minutes: stale, so CRITICAL; shown as a table with alerts and advice.
-    await createSeeder(store, () => Date.now() - 31 * minute).record(1);
+    await seedAgo(31 * minute).record(1);
     result = await cli('health');
     expect(result.code).toBe(2);
     expect(result.stdout).toMatch(/^Hookbox health: CRITICAL \(window 60 min/);
@@ -75,7 +81,7 @@ describe.each(engines)('monitoring CLI on %s', (engine) => {
   });
 
   it('retry requeues failed (not dead) events with plain progress lines outside a terminal', async () => {
-    const seed = createSeeder(store, () => Date.now() - 2 * minute);
+    const seed = seedAgo(2 * minute);
     const failed = await seed.failed(3);
     const dead = await seed.dead(1);
     const dry = await cli('retry', '--status', 'failed', '--dry-run');
@@ -94,7 +100,7 @@ describe.each(engines)('monitoring CLI on %s', (engine) => {
   });
 
   it('retry --status dead --source only touches dead events of that source', async () => {
-    const seed = createSeeder(store, () => Date.now() - 2 * minute);
+    const seed = seedAgo(2 * minute);
     const github = await seed.dead(1, { source: 'github' });
     const before = await store.countEvents({ status: 'dead' });
     const result = await cli('retry', '--status', 'dead', '--source', 'github', '--since', '1h');
@@ -105,8 +111,8 @@ describe.each(engines)('monitoring CLI on %s', (engine) => {
   });
 
   it('cleanup --older-than 90d deletes only processed events older than 90 days', async () => {
-    const old = await createSeeder(store, () => Date.now() - 91 * day).processed(3);
-    const recent = await createSeeder(store, () => Date.now() - 89 * day).processed(1);
+    const old = await seedAgo(91 * day).processed(3);
+    const recent = await seedAgo(89 * day).processed(1);
     const result = await cli('cleanup', '--older-than', '90d', '--batch-size', '2');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(
@@ -117,5 +123,28 @@ describe.each(engines)('monitoring CLI on %s', (engine) => {
 
     const bad = await cli('cleanup', '--older-than', 'ninety days');
     expect(bad.code).toBe(2);
+  });
+  it('health counts an event held past its handler timeout as stuck, with the configured timeout', async () => {
+    const [held] = await seedAgo(2 * minute).record(1);
+    await seedAgo(2 * minute).claim([held!], 10 * minute);
+    // The default handler timeout (30 s) plus 10 s: held 2 minutes is stuck.
+    let result = await cli('health');
+    expect(result.stdout).toContain('Stuck events (held longer than their handler may run): 1');
+    expect(JSON.parse((await cli('health', '--json')).stdout).metrics.stuck).toBe(1);
+    // A handler allowed 5 minutes is not stuck after 2.
+    writeFileSync(
+      join(cwd, 'hookbox.config.json'),
+      JSON.stringify({
+        sources: { stripe: { provider: 'stripe', secrets: ['whsec_cli'] } },
+        worker: { handlerTimeoutMs: 5 * minute },
+      }),
+    );
+    try {
+      result = await cli('--config', 'hookbox.config.json', 'health');
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toContain('Stuck events (held longer than their handler may run): 0');
+    } finally {
+      rmSync(join(cwd, 'hookbox.config.json'));
+    }
   });
 });

@@ -17,6 +17,10 @@ describe('monitor settings', () => {
       maxAverageAttempts: 2,
       maxDuplicateDeliveries: 5,
       minSuccessRate: 95,
+      maxBlockedKeys: 0,
+      destinationMinSuccessRate: 80,
+      destinationMinAttempts: 10,
+      destinationMaxBacklog: 1000,
     });
     expect(settings.cacheSeconds).toBe(30);
     expect(settings.maintenance.schedule).toBe('0 2 * * *');
@@ -66,7 +70,7 @@ describe('monitor settings', () => {
     const named = problems.map((p) => p.split(':')[0]);
     expect(named).toEqual(
       expect.arrayContaining([
-        'monitor.thresholds',
+        'monitor.thresholds.maxBacklogg',
         'monitor.alerts.cooldownMinutes',
         'ALERT_WEBHOOK_URL',
         'MAINTENANCE_CRON',
@@ -75,6 +79,7 @@ describe('monitor settings', () => {
         'CRON_SECRET',
       ]),
     );
+    expect(problems).toContain('monitor.thresholds.maxBacklogg: unknown key; did you mean `maxBacklog`?');
     expect(problems.find((p) => p.startsWith('MAINTENANCE_CRON'))).toMatch(
       /cron pattern like "0 2 \* \* \*"/,
     );

@@ -24,8 +24,8 @@ describe.each(engines)('health checks on %s', (engine) => {
   const check = () => monitor.checkHealth({ fresh: true });
 
   beforeEach(async () => {
-    ({ store, cleanup } = await createTestStore(engine));
     clock = createManualClock(Date.UTC(2026, 2, 1, 12));
+    ({ store, cleanup } = await createTestStore(engine, { clock }));
     seed = createSeeder(store, clock.now);
     monitor = createHealthMonitor({ store, clock });
   });

@@ -6,7 +6,7 @@ import { createProgress } from '../../src/cli/progress.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
-import { createTestStore, engines, postgresTestUrl } from '../support/stores.ts';
+import { createTestStore, engines, postgresTestUrl, type TestStore } from '../support/stores.ts';
 import { createSeeder } from './seed.ts';
 
 const day = 24 * 60 * 60_000;
@@ -14,12 +14,13 @@ const adminToken = 'server-admin-token-0123456789';
 
 describe.each(engines)('the server maintenance schedule on %s', (engine) => {
   let cleanup: () => Promise<void>;
+  let created: TestStore;
   let running: RunningServer;
   let cwd: string;
   let databaseUrl: string;
 
   beforeEach(async () => {
-    const created = await createTestStore(engine);
+    created = await createTestStore(engine);
     cleanup = created.cleanup;
     databaseUrl =
       engine === 'sqlite'
@@ -57,8 +58,11 @@ describe.each(engines)('the server maintenance schedule on %s', (engine) => {
     expect([next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([2, 0, 0]);
     expect(next.getTime() - Date.now()).toBeLessThanOrEqual(day);
 
-    const old = await createSeeder(server.hookbox.store, () => Date.now() - 31 * day).processed(2);
-    const dead = await createSeeder(server.hookbox.store, () => Date.now() - 31 * day).dead(1);
+    // Seeded through a store whose clock is 31 days behind: events processed "a month ago".
+    const monthAgo = { now: () => Date.now() - 31 * day };
+    const past = created.openSibling({ clock: monthAgo });
+    const old = await createSeeder(past, monthAgo.now).processed(2);
+    const dead = await createSeeder(past, monthAgo.now).dead(1);
     await schedule!.trigger();
     for (const id of old) expect(await server.hookbox.store.getEvent(id)).toBeNull();
     expect((await server.hookbox.store.getEvent(dead[0]!))?.status).toBe('dead');

@@ -2,7 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createEventId } from '../../src/ids.ts';
 import type { Store } from '../../src/store/types.ts';
 
-/** Put events in given states straight through the Store port, at the store's injected times. */
+/**
+ * Put events in given states straight through the Store port. `now` is the clock the store was
+ * opened with (createTestStore(engine, { clock })): the store decides its own times by it.
+ */
 export function createSeeder(store: Store, now: () => number) {
   let sequence = 0;
   // Seeders sharing a store must not reuse each other's dedupe keys.
@@ -27,7 +30,7 @@ export function createSeeder(store: Store, now: () => number) {
         receivedAt: now(),
       };
     });
-    const results = await store.recordEvents(events, now());
+    const results = await store.recordEvents(events);
     return results.map((r) => r.id);
   }
 
@@ -39,21 +42,22 @@ export function createSeeder(store: Store, now: () => number) {
     retryInMs = 0,
   ): Promise<void> {
     const workerId = 'seed-worker';
+    const claims: { eventId: string; token: number }[] = [];
     for (const id of ids) {
-      const claimed = await store.claimEventById(id, { workerId, leaseMs: 60_000, now: now() });
+      const claimed = await store.claimEventById(id, { workerId, leaseMs: 60_000, ignoreBackoff: true });
       if (!claimed) throw new Error(`could not claim ${id}`);
+      claims.push({ eventId: id, token: claimed.claimToken });
     }
     await store.finishAttempts(
       workerId,
-      ids.map((eventId) => ({
-        eventId,
+      claims.map((claim) => ({
+        ...claim,
         outcome,
         startedAt: now() - durationMs,
         finishedAt: now(),
         error: outcome === 'processed' ? null : 'handler exploded',
-        nextAttemptAt: outcome === 'failed' ? now() + retryInMs : undefined,
+        ...(outcome === 'failed' ? { retryDelayMs: retryInMs } : {}),
       })),
-      now(),
     );
   }
 
@@ -78,7 +82,7 @@ export function createSeeder(store: Store, now: () => number) {
     /** Claim without finishing: the event stays in processing under a lease. */
     claim: async (ids: string[], leaseMs = 60_000, workerId = 'seed-worker') => {
       for (const id of ids) {
-        if (!(await store.claimEventById(id, { workerId, leaseMs, now: now() })))
+        if (!(await store.claimEventById(id, { workerId, leaseMs, ignoreBackoff: true })))
           throw new Error(`could not claim ${id}`);
       }
     },

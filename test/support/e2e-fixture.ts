@@ -50,6 +50,8 @@ export async function createE2eFixture(
 export default {
   sources: { stripe: { provider: 'stripe', secrets: [${JSON.stringify(secret)}] } },
   worker: { leaseMs: ${options.leaseMs ?? 1000}, pollIntervalMs: 200 },
+  // A killed worker's events wait their backoff once reclaimed: keep it short so recovery fits the test.
+  retry: { maxAttempts: 10, baseDelayMs: 200, maxDelayMs: 1000 },
   handlers: {
     stripe: {
       '*': async ({ event, tx }) => {

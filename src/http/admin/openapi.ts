@@ -60,7 +60,8 @@ function operationObject(operationId: string, spec: OperationSpec) {
   responses['401'] = errorRef('No valid bearer token.');
   if (spec.access !== 'read')
     responses['403'] = errorRef('The token may not run this action (read-only token).');
-  if (spec.params) responses['404'] = errorRef('No event with this id.');
+  if (spec.params) responses['404'] = errorRef(spec.notFound ?? 'No event with this id.');
+  if (spec.conflict) responses['409'] = errorRef(spec.conflict);
   const operation: Record<string, unknown> = {
     operationId,
     summary: spec.summary,
@@ -101,6 +102,7 @@ export function buildOpenApiDocument(options: { version?: string } = {}) {
       { name: 'events', description: 'Stored events' },
       { name: 'maintenance', description: 'Scheduled maintenance' },
       { name: 'metrics', description: 'Prometheus' },
+      { name: 'destinations', description: 'Destinations and their deliveries' },
     ],
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },

@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import type { Access } from './auth.ts';
+import { destinationAdminOperations } from './destination-operations.ts';
 import {
+  blockedKeysQuerySchema,
   bulkRetryBodySchema,
   dataResponseSchema,
   duplicatesQuerySchema,
@@ -13,6 +15,7 @@ import {
   retryEventBodySchema,
   timeSeriesQuerySchema,
   timeSeriesResponseSchema,
+  unblockKeyBodySchema,
 } from './schemas.ts';
 
 export interface OperationSpec {
@@ -21,7 +24,7 @@ export interface OperationSpec {
   path: string;
   summary: string;
   description?: string;
-  tag: 'monitor' | 'events' | 'maintenance' | 'metrics';
+  tag: 'monitor' | 'events' | 'maintenance' | 'metrics' | 'destinations';
   access: Access;
   query?: z.ZodType;
   params?: z.ZodType;
@@ -29,6 +32,10 @@ export interface OperationSpec {
   /** The 2xx body; omitted for non-JSON answers (/metrics). */
   response?: z.ZodType;
   responseContentType?: string;
+  /** What a 404 means here (default: no event with this id). */
+  notFound?: string;
+  /** What a 409 means here; omitted when the route has none. */
+  conflict?: string;
 }
 
 /**
@@ -133,6 +140,26 @@ export const adminOperations = {
     query: duplicatesQuerySchema,
     response: dataResponseSchema,
   },
+  listBlockedKeys: {
+    method: 'get',
+    path: '/api/admin/ordering/blocked-keys',
+    summary: 'Ordering keys blocked by a dead head, with the head and how many events wait behind it',
+    description: 'Longest blocked first (docs/ordering.md).',
+    tag: 'events',
+    access: 'read',
+    query: blockedKeysQuerySchema,
+    response: dataResponseSchema,
+  },
+  unblockKey: {
+    method: 'post',
+    path: '/api/admin/ordering/blocked-keys/unblock',
+    summary: 'Unblock an ordering key: retry its dead head or skip it',
+    description: 'Answers unblocked: false (and changes nothing) when the key has no blocking dead head.',
+    tag: 'events',
+    access: 'admin',
+    body: unblockKeyBodySchema,
+    response: dataResponseSchema,
+  },
   getOpenApi: {
     method: 'get',
     path: '/api/admin/openapi.json',
@@ -161,6 +188,8 @@ export const adminOperations = {
     query: emptyQuerySchema,
     responseContentType: 'text/plain; version=0.0.4',
   },
+  // destinations: (issue 14) destination-operations.ts
+  ...destinationAdminOperations,
 } as const satisfies Record<string, OperationSpec>;
 
 export type OperationId = keyof typeof adminOperations;

@@ -5,8 +5,10 @@ import type { Clock } from '../../clock.ts';
 import { errorBody, HookboxError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Monitoring } from '../../monitor/monitoring.ts';
+import type { Redaction } from '../../redaction.ts';
 import type { Store } from '../../store/types.ts';
 import { type AdminAuthOptions, createTokenAuthenticator, requireAccess } from './auth.ts';
+import { createDestinationHandlers, type DestinationRoutesDependencies } from './destination-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { adminOperations, type OperationId, type OperationSpec } from './operations.ts';
 import { serializeEventDetail, serializeEventSummary } from './serialize.ts';
@@ -28,15 +30,25 @@ export interface AdminRoutesDependencies {
   metricsPublic?: boolean;
   /** cleanup's olderThanDays when the request names none. */
   retentionDays: number;
+  /** The Hookbox's one Redaction: which stored headers every output masks. */
+  redaction: Redaction;
+  /** destinations: the operations service and the configured sources (destination-routes.ts). */
+  destinations: DestinationRoutesDependencies;
 }
 
-type InputOf<S> = {
+export type InputOf<S> = {
   query: S extends { query: infer Q extends z.ZodType } ? z.output<Q> : undefined;
   params: S extends { params: infer P extends z.ZodType } ? z.output<P> : undefined;
   body: S extends { body: infer B extends z.ZodType } ? z.output<B> : undefined;
 };
-type Handlers = {
+export type Handlers = {
   [K in OperationId]: (input: InputOf<(typeof adminOperations)[K]>, c: Context) => Promise<Response>;
+};
+
+/** What a 5xx answer says: never the error's own message, which is written for the log. */
+const serverErrorMessages: Partial<Record<string, string>> = {
+  store_unavailable: 'the store is unavailable right now; retry later (the server log has the cause)',
+  internal_error: 'an unexpected error occurred; see the server log',
 };
 
 const passThrough: MiddlewareHandler = async (_c, next) => {
@@ -99,7 +111,7 @@ export function mountAdminRoutes<E extends Env>(app: Hono<E>, deps: AdminRoutesD
     async getEvent({ params }, c) {
       const event = await store.getEvent(params.id);
       if (!event) throw new HookboxError('event_not_found', `no event with id ${params.id}`);
-      return ok(c, serializeEventDetail(event, await store.listAttempts(event.id)));
+      return ok(c, serializeEventDetail(event, await store.listAttempts(event.id), deps.redaction));
     },
 
     async retryEvent({ params, body }, c) {
@@ -148,6 +160,21 @@ export function mountAdminRoutes<E extends Env>(app: Hono<E>, deps: AdminRoutesD
       return ok(c, { sameBody, redelivered: redelivered.map(serializeEventSummary) });
     },
 
+    async listBlockedKeys({ query }, c) {
+      const keys = await actions.listBlockedKeys({ limit: query.limit });
+      return ok(c, {
+        keys: keys.map((k) => ({
+          ...k,
+          blockedSince: new Date(k.blockedSince).toISOString(),
+          blockedForSeconds: Math.max(0, Math.round((clock.now() - k.blockedSince) / 1000)),
+        })),
+      });
+    },
+
+    async unblockKey({ body }, c) {
+      return ok(c, await actions.unblockKey(body));
+    },
+
     async getOpenApi(_input, c) {
       openApiDocument ??= buildOpenApiDocument();
       return c.json(openApiDocument);
@@ -161,6 +188,8 @@ export function mountAdminRoutes<E extends Env>(app: Hono<E>, deps: AdminRoutesD
       const text = await monitoring.prometheus.render();
       return new Response(text, { headers: { 'content-type': monitoring.prometheus.contentType } });
     },
+
+    ...createDestinationHandlers(deps.destinations),
   };
 
   function runAction(request: InputOf<typeof adminOperations.runMonitorAction>['body']) {
@@ -184,11 +213,18 @@ export function mountAdminRoutes<E extends Env>(app: Hono<E>, deps: AdminRoutesD
 
   const admin = new Hono();
   admin.onError((error, c) => {
-    if (error instanceof HookboxError) {
-      if (error.status >= 500)
-        deps.logger.error({ code: error.code, err: error.message }, 'admin request failed');
+    if (error instanceof HookboxError && error.status < 500) {
       return c.json(
         errorBody(error.code, error.message, error.details),
+        error.status as ContentfulStatusCode,
+      );
+    }
+    if (error instanceof HookboxError) {
+      // A 5xx message is written for the log: a store error carries the driver's own text
+      // (hosts, users, SQL). The response says only what happened and what to do.
+      deps.logger.error({ code: error.code, err: error.message }, 'admin request failed');
+      return c.json(
+        errorBody(error.code, serverErrorMessages[error.code] ?? serverErrorMessages.internal_error!),
         error.status as ContentfulStatusCode,
       );
     }

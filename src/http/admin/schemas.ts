@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertSeverities, alertTypes, checkNames } from '../../monitor/health-checks.ts';
 import { eventStatuses } from '../../store/types.ts';
+import { isTimeInRange, timeRangeMessage } from './validation.ts';
 
 /**
  * Admin API input schemas. The routes validate with them and the OpenAPI document is generated
@@ -26,7 +27,7 @@ function wholeNumberQuery(field: string, min: number, max: number, unit = '') {
   return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
 }
 
-/** ISO 8601 or epoch milliseconds, as query strings arrive. */
+/** ISO 8601 or epoch milliseconds, as query strings arrive, within the years 1970 to 9999. */
 const timeSchema = z
   .string()
   .transform((value, ctx) => {
@@ -38,9 +39,20 @@ const timeSchema = z
       });
       return z.NEVER;
     }
+    if (!isTimeInRange(ms)) {
+      ctx.addIssue({ code: 'custom', message: `use ${timeRangeMessage}` });
+      return z.NEVER;
+    }
     return ms;
   })
   .meta({ description: 'ISO 8601 time or epoch milliseconds.', example: '2026-01-31T12:00:00Z' });
+
+/** A time in a JSON body: ISO 8601 with an offset, or epoch milliseconds, within the years 1970 to 9999. */
+const bodyTimeSchema = z
+  .union([z.iso.datetime({ offset: true }), z.number().int()])
+  .refine((value) => isTimeInRange(typeof value === 'number' ? value : Date.parse(value)), {
+    message: `use ${timeRangeMessage}`,
+  });
 
 const statusListSchema = z
   .string()
@@ -94,7 +106,15 @@ export const monitorActionSchema = z.discriminatedUnion(
             .boolean()
             .optional()
             .meta({ description: 'Also requeue dead events (default false).' }),
-          stuckAfterMinutes: z.number().positive().optional(),
+          stuckAfterMinutes: z
+            .number({ error: 'stuckAfterMinutes is a number of minutes from 1 to 525600 (a year)' })
+            .min(1, 'stuckAfterMinutes is a number of minutes from 1 to 525600 (a year)')
+            .max(525_600, 'stuckAfterMinutes is a number of minutes from 1 to 525600 (a year)')
+            .optional()
+            .meta({
+              description:
+                'Requeue events processing for longer than this (default: STUCK_AFTER_MINUTES, 30).',
+            }),
         })
         .optional(),
     }),
@@ -164,11 +184,31 @@ export const bulkRetryBodySchema = z.strictObject({
   source: sourceNameSchema.optional(),
   provider: z.string().min(1).max(64).optional(),
   type: z.string().min(1).max(256).optional(),
-  since: z.union([z.iso.datetime({ offset: true }), z.number().int().min(0)]).optional(),
-  until: z.union([z.iso.datetime({ offset: true }), z.number().int().min(0)]).optional(),
+  since: bodyTimeSchema.optional(),
+  until: bodyTimeSchema.optional(),
 });
 
 export const emptyQuerySchema = z.strictObject({});
+
+// ---- Ordering (docs/ordering.md) ----
+export const blockedKeysQuerySchema = z.strictObject({
+  limit: wholeNumberQuery('limit', 1, 1000, '')
+    .optional()
+    .meta({ description: 'At most this many keys (default 100).', example: 100 }),
+});
+
+export const unblockKeyBodySchema = z.strictObject({
+  source: z.string().min(1).meta({ description: 'The source the key belongs to.', example: 'stripe' }),
+  key: z.string().min(1).meta({ description: 'The ordering key, as listed.', example: 'sub_1MqLs2' }),
+  action: z
+    .enum(['retry', 'skip'], {
+      error:
+        'action is "retry" (run the dead head again, first) or "skip" (leave it dead; the next event runs)',
+    })
+    .meta({
+      description: 'retry: the dead head runs again, first. skip: it stays dead and the key goes on.',
+    }),
+});
 
 /** The dashboard's charts: per-minute buckets over the last `window` minutes. */
 export const timeSeriesQuerySchema = z.strictObject({
@@ -229,6 +269,7 @@ export const healthReportSchema = z.object({
       pending: z.number(),
       processing: z.number(),
       ignored: z.number(),
+      delivering: z.number(),
       byStatus: z.record(z.string(), z.number()),
       successRate: z.number(),
       averageAttempts: z.number(),

@@ -1,3 +1,4 @@
+import type { Redaction } from '../../redaction.ts';
 import type { Attempt, EventSummary, StoredEvent } from '../../store/types.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -21,22 +22,8 @@ export function serializeEventSummary(event: EventSummary) {
     lockedUntil: iso(event.lockedUntil),
     lockedAt: iso(event.lockedAt),
     lastError: event.lastError,
-    bodySha256: event.bodySha256,
     updatedAt: iso(event.updatedAt),
   };
-}
-
-/**
- * Header names whose values never leave through the API: signatures (DESIGN: no signature is
- * ever echoed) and anything credential-like a sender added. The store keeps them for re-verification.
- */
-// `(^|-)sig$`: PayPal's signature is `paypal-transmission-sig`.
-const sensitiveHeader = /signature|(^|-)sig$|secret|token|auth|hmac|api-?key|cookie|password|session/i;
-
-export function redactHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).map(([name, value]) => [name, sensitiveHeader.test(name) ? '[redacted]' : value]),
-  );
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -62,11 +49,16 @@ export function serializeAttempt(attempt: Attempt) {
   };
 }
 
-/** One event in full: redacted headers, the body (UTF-8 text, or base64 when not text) and attempts. */
-export function serializeEventDetail(event: StoredEvent, attempts: Attempt[]) {
+/**
+ * One event in full, as the admin API, the dashboard and `hookbox events show` show it: the
+ * headers through the Hookbox's one Redaction (signatures and credentials masked), the body
+ * (UTF-8 text, or base64 when not text) and attempts.
+ */
+export function serializeEventDetail(event: StoredEvent, attempts: Attempt[], redaction: Redaction) {
   return {
     ...serializeEventSummary(event),
-    headers: redactHeaders(event.headers),
+    bodySha256: event.bodySha256,
+    headers: redaction.showableHeaders(event.headers),
     ...serializeBody(event.body),
     attempts: attempts.map(serializeAttempt),
   };

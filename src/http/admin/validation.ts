@@ -1,6 +1,20 @@
 import type { z } from 'zod';
 import { HookboxError } from '../../errors.ts';
 
+/**
+ * The times Hookbox takes as input, in epoch milliseconds: from the Unix epoch to the end of
+ * the year 9999 (the last a four-digit ISO 8601 year writes). JavaScript dates reach much
+ * further (year -271821 to 275760), PostgreSQL's timestamps do not, so anything outside is
+ * refused at the edge instead of reaching the database.
+ */
+export const earliestTimeMs = 0;
+export const latestTimeMs = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+export const timeRangeMessage = 'a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z';
+
+export function isTimeInRange(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= earliestTimeMs && ms <= latestTimeMs;
+}
+
 export interface FieldError {
   in: 'query' | 'body' | 'path';
   /** Dotted path of the field, e.g. `params.olderThanDays`; empty for the whole body. */

@@ -13,6 +13,7 @@ const assetTypes = {
   'dashboard.css': 'text/css; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
   'charts.js': 'text/javascript; charset=utf-8',
+  'destinations.js': 'text/javascript; charset=utf-8',
 } as const;
 export type AssetName = keyof typeof assetTypes;
 

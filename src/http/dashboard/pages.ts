@@ -14,12 +14,21 @@ import type { DashboardSession } from './session.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-export type PageName = 'overview' | 'events' | 'event' | 'dead-letters' | 'duplicates';
+export type PageName =
+  | 'overview'
+  | 'events'
+  | 'event'
+  | 'dead-letters'
+  | 'duplicates'
+  | 'blocked-keys'
+  | 'destinations';
 
 export interface AssetUrls {
   css: string;
   js: string;
   charts: string;
+  /** destinations: the Destinations page and an event's deliveries (destinations-page.ts). */
+  destinations: string;
 }
 
 const navigation: { page: PageName; href: string; label: string }[] = [
@@ -27,6 +36,8 @@ const navigation: { page: PageName; href: string; label: string }[] = [
   { page: 'events', href: '/dashboard/events', label: 'Events' },
   { page: 'dead-letters', href: '/dashboard/dead-letters', label: 'Dead letters' },
   { page: 'duplicates', href: '/dashboard/duplicates', label: 'Duplicates' },
+  { page: 'blocked-keys', href: '/dashboard/blocked-keys', label: 'Blocked keys' },
+  { page: 'destinations', href: '/dashboard/destinations', label: 'Destinations' },
 ];
 
 function documentHead(title: string, assets: AssetUrls, extra: Html = html``): Html {
@@ -62,7 +73,8 @@ ${documentHead(
   assets,
   html`<meta name="csrf-token" content="${session.csrfToken}">
 <script src="${assets.charts}" defer></script>
-<script src="${assets.js}" defer></script>`,
+<script src="${assets.js}" defer></script>
+<script src="${assets.destinations}" defer></script>`,
 )}
 <body data-page="${page}" data-role="${session.credential}"${dataAttributes}>
 <a class="skip-link" href="#main">Skip to content</a>
@@ -125,6 +137,9 @@ export const checkLabels: Record<CheckName, string> = {
   averageAttempts: 'Average attempts',
   duplicateEvents: 'Duplicate deliveries',
   successRate: 'Success rate',
+  blockedKeys: 'Blocked ordering keys',
+  destinationFailures: 'Failing destinations',
+  destinationBacklog: 'Destinations backing up',
 };
 
 /** `3 events`, `1 event`, `95%`: the check's unit after its value. */
@@ -132,9 +147,11 @@ export function formatCheckValue(value: number, unit: string): string {
   if (unit === 'percent') return `${value}%`;
   const singular: Record<string, string> = {
     events: 'event',
+    keys: 'key',
     minutes: 'minute',
     attempts: 'attempt',
     deliveries: 'delivery',
+    destinations: 'destination',
   };
   return `${value} ${value === 1 ? (singular[unit] ?? unit) : unit}`;
 }
@@ -468,4 +485,32 @@ export function renderDuplicates(): Html {
     </table>
   </div>
 </section>`;
+}
+
+// ---- blocked keys (docs/ordering.md) ----
+
+export function renderBlockedKeys(input: { session: DashboardSession }): Html {
+  const canAct = input.session.credential === 'admin';
+  return html`<div class="page-head"><h1>Blocked ordering keys</h1></div>
+<p class="lead">A key whose head went dead (onDead block) holds its later events back. Fix the cause, then retry the head (it runs again, first) or skip it (it stays dead and the key goes on).</p>
+${canAct ? '' : readOnlyNote}
+<p id="blocked-result" class="action-result" role="status" aria-live="polite"></p>
+<section aria-labelledby="blocked-heading" class="card">
+  <div class="section-head">
+    <h2 id="blocked-heading">Blocked keys</h2>
+    <p id="blocked-summary" class="hint" aria-live="polite">Loading…</p>
+  </div>
+  <div class="table-wrap">
+    <table id="blocked-table" class="data-table">
+      <caption class="visually-hidden">Ordering keys blocked by a dead head, longest blocked first</caption>
+      <thead><tr>
+        <th scope="col">Source</th><th scope="col">Key</th><th scope="col">Dead head</th>
+        <th scope="col" class="num">Waiting</th><th scope="col">Last error</th><th scope="col">Blocked since</th>
+        ${canAct ? html`<th scope="col">Unblock</th>` : ''}
+      </tr></thead>
+      <tbody><tr><td colspan="${canAct ? 7 : 6}">Loading…</td></tr></tbody>
+    </table>
+  </div>
+</section>
+${canAct ? confirmDialog() : ''}`;
 }

@@ -1,15 +1,18 @@
 import { type Context, type Env, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
+import { html } from 'hono/html';
 import { errorBody } from '../../errors.ts';
 import { readBodyWithin } from '../../ingest/read-body.ts';
 import type { Logger } from '../../logger.ts';
 import type { HealthMonitor, HealthReport } from '../../monitor/health-monitor.ts';
 import type { Store } from '../../store/types.ts';
 import { type AssetName, loadDashboardAssets } from './assets.ts';
+import { renderDestinations, renderEventDeliveries } from './destinations-page.ts';
 import {
   type AssetUrls,
   type EventFilterValues,
   type PageName,
+  renderBlockedKeys,
   renderDeadLetters,
   renderDuplicates,
   renderEventDetail,
@@ -80,6 +83,23 @@ function isHttps(c: Context): boolean {
 }
 
 /**
+ * Whether a form post comes from the dashboard's own pages. Browsers label every request with
+ * Sec-Fetch-Site: only `same-origin` (our sign-in page) and `none` (the user's own doing) pass;
+ * `same-site` is a page on another port or a sibling subdomain. A browser without Fetch Metadata
+ * still sends Origin on a POST, which must then be this dashboard's own. Neither header: not a
+ * browser form of ours, refused.
+ */
+function isFromDashboard(c: Context): boolean {
+  const fetchSite = c.req.header('sec-fetch-site');
+  if (fetchSite !== undefined) return fetchSite === 'same-origin' || fetchSite === 'none';
+  const origin = c.req.header('origin');
+  if (origin === undefined) return false;
+  const url = new URL(c.req.url);
+  // Behind a TLS-terminating proxy the page is https while this request arrived as http.
+  return origin === url.origin || (isHttps(c) && origin === `https://${url.host}`);
+}
+
+/**
  * Mount the operator dashboard at /dashboard on `app`: sign-in with an admin or read-only token,
  * server-rendered pages, and their static assets. The pages' scripts call the admin API
  * (/api/admin/...) with the session cookie, which the admin auth accepts (auth.ts).
@@ -92,6 +112,7 @@ export function mountDashboard<E extends Env>(app: Hono<E>, deps: DashboardDepen
     css: assetUrl('dashboard.css'),
     js: assetUrl('dashboard.js'),
     charts: assetUrl('charts.js'),
+    destinations: assetUrl('destinations.js'),
   };
   const sourceNames = deps.sources.map((s) => s.name).sort();
   const providers = [...new Set(deps.sources.map((s) => s.provider))].sort();
@@ -123,9 +144,9 @@ export function mountDashboard<E extends Env>(app: Hono<E>, deps: DashboardDepen
   });
 
   dashboard.post('/dashboard/sign-in', async (c) => {
-    // SameSite=Strict guards the session cookie; this refuses a sign-in posted from another site
-    // (login CSRF), as browsers label such requests.
-    if (c.req.header('sec-fetch-site') === 'cross-site') {
+    // SameSite=Strict guards the session cookie; this refuses a sign-in posted from anywhere but
+    // the dashboard's own page (login CSRF), a sibling subdomain or another port included.
+    if (!isFromDashboard(c)) {
       return c.html(
         renderSignIn({ assets: assetUrls, next: '/dashboard', error: 'Sign in from this page.' }),
         403,
@@ -245,7 +266,7 @@ export function mountDashboard<E extends Env>(app: Hono<E>, deps: DashboardDepen
       return layout(c, session, {
         page: 'event',
         title: `Event ${id}`,
-        body: renderEventDetail({ eventId: id, session }),
+        body: html`${renderEventDetail({ eventId: id, session })}${renderEventDeliveries({ session })}`,
         data: { 'event-id': id },
       });
     }),
@@ -266,6 +287,29 @@ export function mountDashboard<E extends Env>(app: Hono<E>, deps: DashboardDepen
     '/dashboard/duplicates',
     page((c, session) =>
       layout(c, session, { page: 'duplicates', title: 'Duplicates', body: renderDuplicates() }),
+    ),
+  );
+
+  dashboard.get(
+    '/dashboard/blocked-keys',
+    page((c, session) =>
+      layout(c, session, {
+        page: 'blocked-keys',
+        title: 'Blocked keys',
+        body: renderBlockedKeys({ session }),
+      }),
+    ),
+  );
+
+  // destinations: (issue 14) destinations-page.ts, assets/destinations.js
+  dashboard.get(
+    '/dashboard/destinations',
+    page((c, session) =>
+      layout(c, session, {
+        page: 'destinations',
+        title: 'Destinations',
+        body: renderDestinations({ session }),
+      }),
     ),
   );
 

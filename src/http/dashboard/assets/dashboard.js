@@ -6,6 +6,8 @@
   const page = document.body.dataset.page;
   const canAct = document.body.dataset.role === 'admin';
   const charts = window.HookboxCharts;
+  // Shared with destinations.js, which the layout loads after this file (both deferred, in order).
+  window.HookboxDom = { h };
 
   // ---- plumbing ----
 
@@ -194,8 +196,15 @@
     averageAttempts: 'Average attempts',
     duplicateEvents: 'Duplicate deliveries',
     successRate: 'Success rate',
+    blockedKeys: 'Blocked ordering keys',
   };
-  const singularUnits = { events: 'event', minutes: 'minute', attempts: 'attempt', deliveries: 'delivery' };
+  const singularUnits = {
+    events: 'event',
+    keys: 'key',
+    minutes: 'minute',
+    attempts: 'attempt',
+    deliveries: 'delivery',
+  };
   /** Same as formatCheckValue in pages.ts: `3 events`, `1 event`, `95%`. */
   const formatCheckValue = (value, unit) =>
     unit === 'percent' ? `${value}%` : `${value} ${value === 1 ? (singularUnits[unit] ?? unit) : unit}`;
@@ -641,7 +650,8 @@
 
     // Poll fast while the event is on its way, slowly once it has settled.
     const refresh = every(
-      () => (event && ['pending', 'processing', 'failed'].includes(event.status) ? 1500 : 10_000),
+      () =>
+        event && ['pending', 'processing', 'failed', 'delivering'].includes(event.status) ? 1500 : 10_000,
       load,
     );
 
@@ -950,12 +960,124 @@
     );
   }
 
+  // ---- blocked keys (docs/ordering.md) ----
+
+  function blockedKeys() {
+    const tbody = $('#blocked-table tbody');
+    const result = $('#blocked-result');
+    let working = false;
+
+    async function unblock(key, action) {
+      const confirmed = await confirmDialog({
+        title: action === 'retry' ? 'Retry the dead head?' : 'Skip the dead head?',
+        text:
+          action === 'retry'
+            ? `Event ${key.headId} runs again, first; the ${key.waiting} waiting event(s) of key ${key.key} follow once it succeeds.`
+            : `Event ${key.headId} stays dead; the ${key.waiting} waiting event(s) of key ${key.key} run now, in order.`,
+        confirmLabel: action === 'retry' ? 'Retry' : 'Skip',
+      });
+      if (!confirmed) return;
+      working = true;
+      try {
+        const answer = await api('/api/admin/ordering/blocked-keys/unblock', {
+          method: 'POST',
+          body: { source: key.source, key: key.key, action },
+        });
+        setResult(
+          result,
+          answer.data.unblocked
+            ? `Key ${key.key}: ${action === 'retry' ? 'head requeued' : 'head skipped'}.`
+            : `Key ${key.key} was no longer blocked.`,
+        );
+        announce(result.textContent);
+      } catch (error) {
+        setResult(result, error.message, true);
+      } finally {
+        working = false;
+        refresh.now();
+      }
+    }
+
+    function row(key) {
+      const cells = [
+        h('td', {}, key.source),
+        h('td', { class: 'mono' }, key.key),
+        h(
+          'td',
+          {},
+          eventLink({ id: key.headId }, key.headEventType),
+          h('div', { class: 'mono hint' }, key.headId),
+        ),
+        h('td', { class: 'num' }, key.waiting),
+        h('td', { class: 'error-text' }, key.lastError ?? ''),
+        h('td', {}, timeElement(key.blockedSince)),
+      ];
+      if (canAct) {
+        cells.push(
+          h(
+            'td',
+            { class: 'nowrap' },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button-primary',
+                'data-key': `retry-${key.source}-${key.key}`,
+                disabled: working,
+                onclick: () => unblock(key, 'retry'),
+              },
+              'Retry head',
+            ),
+            ' ',
+            h(
+              'button',
+              {
+                type: 'button',
+                'data-key': `skip-${key.source}-${key.key}`,
+                disabled: working,
+                onclick: () => unblock(key, 'skip'),
+              },
+              'Skip head…',
+            ),
+          ),
+        );
+      }
+      return h('tr', { 'data-key-row': `${key.source} ${key.key}` }, ...cells);
+    }
+
+    const refresh = every(
+      () => 5000,
+      async () => {
+        const list = await api('/api/admin/ordering/blocked-keys?limit=1000');
+        const keys = list.data.keys;
+        keepFocus(() => {
+          tbody.replaceChildren(
+            ...(keys.length === 0
+              ? [
+                  h(
+                    'tr',
+                    {},
+                    h('td', { colspan: canAct ? 7 : 6, class: 'empty' }, 'No ordering key is blocked.'),
+                  ),
+                ]
+              : keys.map(row)),
+          );
+        });
+        $('#blocked-summary').textContent =
+          keys.length === 0
+            ? 'No blocked keys.'
+            : `${keys.length} blocked key${keys.length === 1 ? '' : 's'}.`;
+      },
+    );
+  }
+
   const pages = {
     overview,
     events: eventsPage,
     event: eventDetail,
     'dead-letters': deadLetters,
     duplicates,
+    'blocked-keys': blockedKeys,
   };
   pages[page]?.();
 })();
