@@ -83,10 +83,12 @@ export function createFaultyStore<S extends object>(store: S) {
     const start = performance.now();
     const current: Active = { fault, start, endsAt: start + fault.durationMs, ended, end };
     active = current;
-    const timer = setTimeout(() => {
+    // Not unref'd: a call waiting on a partitioned connection keeps its process alive through
+    // the socket, and this timer stands in for it. Unref'd, a worker process whose every call
+    // hung found its event loop empty and exited 0 in the middle of the fault.
+    setTimeout(() => {
       if (active === current) heal();
     }, fault.durationMs);
-    timer.unref();
   }
 
   function refusal(method: string): StoreUnavailableError {

@@ -152,6 +152,8 @@ export interface ReadyProcess {
   pid: number;
   /** When the parent saw it exit, by `now`: nothing of the process runs after that. */
   exited: Promise<number>;
+  /** Everything it printed so far (stdout and stderr chunks). */
+  output: string[];
 }
 
 /**
@@ -179,7 +181,7 @@ export function spawnReadyProcess(
       output.push(String(chunk));
       if (output.join('').includes('ready')) {
         clearTimeout(timer);
-        resolve({ child, pid: child.pid!, exited });
+        resolve({ child, pid: child.pid!, exited, output });
       }
     });
     void exited.then(() => {

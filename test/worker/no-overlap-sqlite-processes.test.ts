@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Sqlite from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ReadyProcess, spawnReadyProcess } from '../support/processes.ts';
@@ -110,10 +111,33 @@ function readLog(path: string, exits: Map<number, number>) {
   return { runs, windows };
 }
 
+/** Which events are not final and who holds them, and how each worker process ended: a liveness failure says why. */
+function describeUnfinished(path: string, processes: Spawned[]): string {
+  const db = new Sqlite(path, { readonly: true });
+  try {
+    const events = db
+      .prepare(
+        `SELECT id, status, attempts, claim_token, locked_by, locked_until, next_attempt_at
+         FROM events WHERE status IN ('pending', 'processing', 'failed')`,
+      )
+      .all();
+    const exits = processes.map((p) => ({
+      pid: p.pid,
+      code: p.child.exitCode,
+      signal: p.child.signalCode,
+      output: p.output.join('').slice(-2_000),
+    }));
+    return JSON.stringify({ unfinished: events, processes: exits }, null, 1);
+  } finally {
+    db.close();
+  }
+}
+
 async function runSchedule(schedule: Schedule): Promise<void> {
   const testStore = await createTestStore('sqlite');
   const dir = mkdtempSync(join(tmpdir(), 'hookbox-processes-'));
   const live = new Set<Spawned>();
+  const all: Spawned[] = [];
   const exits = new Map<number, number>();
   try {
     const runLog = join(dir, 'runs.log');
@@ -147,6 +171,7 @@ async function runSchedule(schedule: Schedule): Promise<void> {
           })),
       });
       live.add(spawned);
+      all.push(spawned);
       void spawned.exited.then((at) => {
         exits.set(spawned.pid, at);
         live.delete(spawned);
@@ -185,7 +210,9 @@ async function runSchedule(schedule: Schedule): Promise<void> {
       'every event reaches processed or dead',
       30_000,
       100,
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${describeUnfinished(testStore.path!, all)}`);
+    });
     for (const spawned of [...live]) {
       spawned.child.kill('SIGTERM');
       await spawned.exited;
