@@ -340,7 +340,12 @@ export default {
       await expect(page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).resolves.toBe(
         true,
       );
-      await expect(page.locator('#announcer').textContent()).resolves.toMatch(/new event/);
+      // The announcer is cleared and then written 50 ms after the rows (so a repeat is read
+      // again): wait for the words rather than read them the moment the row appears.
+      await vi.waitFor(
+        async () => expect(await page.locator('#announcer').textContent()).toMatch(/new event/),
+        { timeout: 5_000 },
+      );
       const eventsShot = await page.screenshot();
       await page.close();
       expect(pageErrors).toEqual([]);
