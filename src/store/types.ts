@@ -593,7 +593,8 @@ export interface DeliveryStore {
    * Deliver an event again to these destinations of its source: a delivery row is created, or
    * reset to pending (attempts 0, due now) unless it is being attempted right now. A finished
    * event (processed, ignored, or dead through its deliveries) goes back to `delivering`.
-   * Returns the deliveries as they now are; null when the event does not exist.
+   * Returns the event's deliveries as the replay left them (a worker may take one the next
+   * moment); null when the event does not exist.
    */
   replayEvent(eventId: string, destinations: readonly string[]): Promise<StoredDelivery[] | null>;
 }

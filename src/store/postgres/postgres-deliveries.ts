@@ -290,14 +290,13 @@ export function createPostgresDeliveries(context: PostgresDeliveryContext): Post
     },
 
     async replayEvent(eventId, destinations) {
-      const rows = await run<{ found: string }>(pools.queries, 'replay an event', 'replay-event', [
+      const rows = await run<DeliveryRow>(pools.queries, 'replay an event', 'replay-event', [
         eventId,
         [...new Set(destinations)],
         nowParam(),
         channel,
       ]);
-      if (Number(rows[0]?.found ?? 0) === 0) return null;
-      return methods.listDeliveries({ eventId, limit: 1000 });
+      return rows.length === 0 ? null : rows.map(mapDeliveryRow);
     },
   };
 
