@@ -140,11 +140,13 @@ describe.each(engines)('issue 10 on %s', (engine) => {
     const testStore = await openStore(engine);
     const log = new RunLog();
     const handlers = new HandlerRegistry();
-    const leaseMs = 300;
+    // Renewals come every third of a lease; at 300 ms one delayed 200 ms on a loaded machine
+    // let the other instance take the event over, as it should, and this failed.
+    const leaseMs = 1_000;
     handlers.register(
       'stripe',
       '*',
-      log.track('either', () => sleep(leaseMs * 5)),
+      log.track('either', () => sleep(leaseMs * 3)),
     );
     const stopping = startedWorker({ store: testStore.store, handlers, leaseMs, workerId: 'stopping' });
     const other = startedWorker({ store: testStore.openSibling(), handlers, leaseMs, workerId: 'other' });
@@ -167,14 +169,15 @@ describe.each(engines)('issue 10 on %s', (engine) => {
     const log = new RunLog();
     const settleOld = gate(scope);
     const handlers = new HandlerRegistry();
-    const leaseMs = 400;
+    // The new claim must keep its lease through its renewals: room for a loaded machine, as in item 2.
+    const leaseMs = 1_000;
     handlers.register(
       'stripe',
       '*',
       log.track('web-1', async (_context, run) => {
         // The old run ignores its signal and succeeds late; the new run takes several leases.
         if (run.attempt === 1) await settleOld.promise;
-        else await sleep(leaseMs * 4);
+        else await sleep(leaseMs * 3);
       }),
     );
     const faulty = createFaultyStore(testStore.store);
