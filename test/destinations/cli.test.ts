@@ -6,7 +6,7 @@ import type { Store } from '../../src/store/types.ts';
 import { createSeeder } from '../monitor/seed.ts';
 import { createDeliverySeeder } from '../support/delivery-seed.ts';
 import { runCli, withoutEnvSources } from '../support/processes.ts';
-import { createTestStore, engines, postgresTestUrl, type TestStore } from '../support/stores.ts';
+import { createTestStore, engines, postgresProcessUrl, type TestStore } from '../support/stores.ts';
 
 const signingSecret = `whsec_${Buffer.from('cli-destination-secret-0123456789').toString('base64')}`;
 const headerValue = 'Bearer cli-header-credential';
@@ -44,10 +44,7 @@ describe.each(engines)('destinations and deliveries CLI on %s', (engine) => {
     );
     env = {
       ...withoutEnvSources,
-      DATABASE_URL:
-        engine === 'sqlite'
-          ? `file:${created.path}`
-          : `${postgresTestUrl()}${postgresTestUrl().includes('?') ? '&' : '?'}schema=${created.schema}`,
+      DATABASE_URL: engine === 'sqlite' ? `file:${created.path}` : postgresProcessUrl(created.schema!),
     };
     const now = () => Date.now();
     eventIds = await createSeeder(store, now).record(3);

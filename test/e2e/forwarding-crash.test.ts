@@ -14,7 +14,7 @@ import {
 } from '../destinations/helpers.ts';
 import { deliver, postgresUrl } from '../support/e2e-fixture.ts';
 import { startServerProcess, waitUntil, withoutEnvSources } from '../support/processes.ts';
-import { engines } from '../support/stores.ts';
+import { engines, postgresProcessUrl } from '../support/stores.ts';
 
 const burst = 1_000;
 
@@ -35,7 +35,7 @@ describe.each(engines)('SIGKILL while forwarding on %s', (engine) => {
     databaseUrl = `file:${join(cwd, 'hookbox.db')}`;
     if (engine === 'postgres') {
       schema = `hb_fwd_${randomBytes(5).toString('hex')}`;
-      databaseUrl = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}schema=${schema}`;
+      databaseUrl = postgresProcessUrl(schema);
     }
     app = await startRecordingServer();
     writeFileSync(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.ts';
 import { runCli } from '../support/processes.ts';
-import { createTestStore, engines, postgresTestUrl, type TestStore } from '../support/stores.ts';
+import { createTestStore, engines, postgresProcessUrl, type TestStore } from '../support/stores.ts';
 import { createSeeder } from './seed.ts';
 
 const minute = 60_000;
@@ -29,10 +29,7 @@ describe.each(engines)('monitoring CLI on %s', (engine) => {
     store = created.store;
     cleanup = created.cleanup;
     cwd = mkdtempSync(join(tmpdir(), 'hookbox-monitor-cli-'));
-    const databaseUrl =
-      engine === 'sqlite'
-        ? `file:${created.path}`
-        : `${postgresTestUrl()}${postgresTestUrl().includes('?') ? '&' : '?'}schema=${created.schema}`;
+    const databaseUrl = engine === 'sqlite' ? `file:${created.path}` : postgresProcessUrl(created.schema!);
     env = { DATABASE_URL: databaseUrl, STRIPE_WEBHOOK_SECRET: 'whsec_cli', HEALTH_MAX_BACKLOG: '3' };
   });
   afterAll(async () => {

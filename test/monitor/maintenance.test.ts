@@ -6,7 +6,7 @@ import { createProgress } from '../../src/cli/progress.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
-import { createTestStore, engines, postgresTestUrl, type TestStore } from '../support/stores.ts';
+import { createTestStore, engines, postgresProcessUrl, type TestStore } from '../support/stores.ts';
 import { createSeeder } from './seed.ts';
 
 const day = 24 * 60 * 60_000;
@@ -22,10 +22,7 @@ describe.each(engines)('the server maintenance schedule on %s', (engine) => {
   beforeEach(async () => {
     created = await createTestStore(engine);
     cleanup = created.cleanup;
-    databaseUrl =
-      engine === 'sqlite'
-        ? `file:${created.path}`
-        : `${postgresTestUrl()}${postgresTestUrl().includes('?') ? '&' : '?'}schema=${created.schema}`;
+    databaseUrl = engine === 'sqlite' ? `file:${created.path}` : postgresProcessUrl(created.schema!);
     cwd = mkdtempSync(join(tmpdir(), 'hookbox-maintenance-'));
     // No worker: the test seeds events by claiming them itself.
     writeFileSync(join(cwd, 'hookbox.config.mjs'), 'export default { worker: { enabled: false } };\n');

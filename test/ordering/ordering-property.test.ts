@@ -24,7 +24,7 @@ import { createEventId } from '../../src/ids.ts';
 import type { NewEvent } from '../../src/store/types.ts';
 import type { OrderedRunPlan, OrderedWorkerSettings } from '../support/ordered-worker-process.ts';
 import { type ReadyProcess, spawnReadyProcess } from '../support/processes.ts';
-import { createTestStore, type Engine, engines, postgresTestUrl } from '../support/stores.ts';
+import { createTestStore, type Engine, engines, postgresProcessUrl } from '../support/stores.ts';
 
 const script = fileURLToPath(new URL('../support/ordered-worker-process.ts', import.meta.url));
 const leaseMs = 1_000;
@@ -161,7 +161,7 @@ async function runSchedule(engine: Engine, schedule: Schedule): Promise<void> {
       JSON.stringify(Object.fromEntries(schedule.events.map((e, i) => [`evt_${i}`, e.plans]))),
     );
     const databaseUrl =
-      engine === 'sqlite' ? `file:${testStore.path}` : `${postgresTestUrl()}?schema=${testStore.schema}`;
+      engine === 'sqlite' ? `file:${testStore.path}` : postgresProcessUrl(testStore.schema!);
     const start = async (): Promise<Spawned> => {
       const spawned = await spawnWorker({ databaseUrl, runLog, plansFile, leaseMs, concurrency: 4 });
       live.add(spawned);

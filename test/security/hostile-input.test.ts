@@ -21,7 +21,7 @@ import {
   createTestStore,
   type Engine,
   engines,
-  postgresTestUrl,
+  postgresProcessUrl,
   queryPostgres,
   uniqueSchemaName,
 } from '../support/stores.ts';
@@ -1068,7 +1068,7 @@ describe.each(engines)('hostile input over raw sockets to hookbox serve on %s', 
     dir = mkdtempSync(join(tmpdir(), `hookbox-hostile-${engine}-`));
     if (engine === 'postgres') {
       schema = uniqueSchemaName();
-      databaseUrl = `${postgresTestUrl()}?schema=${schema}`;
+      databaseUrl = postgresProcessUrl(schema);
     } else databaseUrl = `file:${join(dir, 'hookbox.db')}`;
     writeFileSync(
       join(dir, 'hookbox.config.mjs'),

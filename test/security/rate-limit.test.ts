@@ -10,7 +10,7 @@ import { startServerProcess } from '../support/processes.ts';
 import {
   createTestStore,
   engines,
-  postgresTestUrl,
+  postgresProcessUrl,
   queryPostgres,
   type TestStore,
 } from '../support/stores.ts';
@@ -225,7 +225,7 @@ describe('rate limits shared through PostgreSQL', () => {
 
   it('holds one budget across two Hookbox instances, in a table inside the Hookbox schema', async () => {
     const testStore = await openStore('postgres');
-    const databaseUrl = `${postgresTestUrl()}?schema=${testStore.schema}`;
+    const databaseUrl = postgresProcessUrl(testStore.schema!);
     const a = await startHookbox(testStore, sources, { store: 'postgres', databaseUrl });
     const b = await startHookbox(testStore, sources, { store: 'postgres', databaseUrl });
     expect(await statuses([deliver(a, 'stripe'), deliver(b, 'stripe')])).toEqual([200, 200]);
@@ -248,7 +248,7 @@ describe('rate limits shared through PostgreSQL', () => {
     };
     for (let round = 0; round < 3; round++) {
       const testStore = await openStore('postgres');
-      const databaseUrl = `${postgresTestUrl()}?schema=${testStore.schema}`;
+      const databaseUrl = postgresProcessUrl(testStore.schema!);
       const instances = await Promise.all(
         Array.from({ length: 6 }, () => startHookbox(testStore, limited, { store: 'postgres', databaseUrl })),
       );

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
+import { postgresProcessUrl } from './stores.ts';
 import { signStripe, stripeEventBody } from './stripe.ts';
 
 export const postgresUrl = process.env.DATABASE_URL?.startsWith('postgres')
@@ -42,7 +43,7 @@ export async function createE2eFixture(
     await client.connect();
     await client.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.effects (event_id text NOT NULL)`);
     await client.end();
-    databaseUrl = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}schema=${schema}`;
+    databaseUrl = postgresProcessUrl(schema);
   }
   writeFileSync(
     join(cwd, 'hookbox.config.mjs'),

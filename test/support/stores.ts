@@ -80,6 +80,19 @@ export interface TestStoreOptions {
 /** Pool sizes of test stores unless a test says otherwise. */
 export const testPoolSizes = { ingest: 2, worker: 2, handlers: 3, queries: 2 } as const;
 
+/**
+ * The DATABASE_URL of a Hookbox process a test spawns on PostgreSQL schema `schema`, with small
+ * pools (`?pool_<role>=`, docs/reliability.md) as test stores have. At the production sizes a
+ * process may open 22 connections, and three servers of one file beside two of another took
+ * PostgreSQL past its 100: ingest answered 503 and handler transactions failed to begin.
+ */
+export function postgresProcessUrl(schema: string): string {
+  const base = postgresTestUrl();
+  const params = new URLSearchParams({ schema });
+  for (const [role, size] of Object.entries(testPoolSizes)) params.set(`pool_${role}`, String(size));
+  return `${base}${base.includes('?') ? '&' : '?'}${params}`;
+}
+
 /** A migrated store in a fresh location: a temp SQLite file or a fresh PostgreSQL schema. */
 export async function createTestStore(engine: Engine, options: TestStoreOptions = {}): Promise<TestStore> {
   const opened: Store[] = [];
