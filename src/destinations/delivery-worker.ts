@@ -15,6 +15,7 @@ import type { Clock, Random } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { ClaimedDelivery, DeliveryClaim, DeliveryResult, DeliveryStore } from '../store/types.ts';
+import { waitForSettled } from '../worker/wait-for-settled.ts';
 import { deliverOnce } from './deliver.ts';
 import type { DestinationHttpClient } from './http-client.ts';
 import { decideNextStep } from './next-attempt.ts';
@@ -186,9 +187,9 @@ export class DeliveryWorker {
     this.wake();
     await this.#loop;
     this.#loop = null;
-    if (!(await this.#waitForHeld(graceMs))) {
+    if (!(await waitForSettled(this.#held, graceMs))) {
       for (const held of this.#held.values()) held.controller.abort(new DeliveryAborted('shutting down'));
-      await this.#waitForHeld(Math.min(2_000, Math.max(200, graceMs / 5)));
+      await waitForSettled(this.#held, Math.min(2_000, Math.max(200, graceMs / 5)));
     }
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
@@ -210,23 +211,6 @@ export class DeliveryWorker {
       await Promise.all(claimed.map((delivery) => this.#launch(delivery).done));
     }
     return total;
-  }
-
-  async #waitForHeld(ms: number): Promise<boolean> {
-    const deadline = performance.now() + ms;
-    while (this.#held.size > 0) {
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.#held.values()].map((h) => h.done)),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, left);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    return true;
   }
 
   async #runLoop(): Promise<void> {

@@ -18,6 +18,7 @@ import type { HandlerRegistry } from './handler-registry.ts';
 import { reclaimExpiredLeases } from './reclaim.ts';
 import { ResultWriter } from './result-writer.ts';
 import { decideAfterFailure, type RetryPolicy } from './retry-policy.ts';
+import { waitForSettled } from './wait-for-settled.ts';
 
 export interface WorkerOptions {
   store: WorkerStore;
@@ -232,11 +233,11 @@ export class Worker {
     this.wake();
     await this.#loop;
     this.#loop = null;
-    if (!(await this.#waitForHeld(graceMs))) {
+    if (!(await waitForSettled(this.#held, graceMs))) {
       for (const held of this.#held.values()) {
         held.controller.abort(new AttemptAborted('shutdown', 'worker shutting down'));
       }
-      if (!(await this.#waitForHeld(Math.min(1_000, Math.max(100, graceMs / 10))))) {
+      if (!(await waitForSettled(this.#held, Math.min(1_000, Math.max(100, graceMs / 10))))) {
         const ids: string[] = [];
         for (const held of this.#held.values()) {
           held.abandoned = true;
@@ -257,24 +258,6 @@ export class Worker {
     this.#subscribeTimer = null;
     await this.#unsubscribe?.();
     this.#unsubscribe = null;
-  }
-
-  /** Resolves true when nothing is held within `ms`, false otherwise. */
-  async #waitForHeld(ms: number): Promise<boolean> {
-    const deadline = performance.now() + ms;
-    while (this.#held.size > 0) {
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.#held.values()].map((h) => h.done)),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, left);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    return true;
   }
 
   /**
