@@ -474,6 +474,27 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     await client.end().catch(noop);
   }
 
+  /** Add a wake-up listener to one channel's set; the returned function removes it. */
+  async function subscribe(
+    which: Set<() => void>,
+    action: string,
+    listener: () => void,
+  ): Promise<() => Promise<void>> {
+    if (closed) throw storeUnavailable('PostgreSQL', action, new Error('the store is closed'));
+    const wrapped = () => listener();
+    which.add(wrapped);
+    try {
+      await startListening();
+    } catch (error) {
+      which.delete(wrapped);
+      throw storeUnavailable('PostgreSQL', action, error);
+    }
+    return async () => {
+      which.delete(wrapped);
+      if (!subscribed()) await stopListening();
+    };
+  }
+
   function handleListenerLost(client: pg.Client): void {
     if (listenClient !== client) return;
     listenClient = null;
@@ -789,38 +810,12 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return beginEventTransaction();
     },
 
-    async onEventsRecorded(listener) {
-      if (closed)
-        throw storeUnavailable('PostgreSQL', 'listen for new events', new Error('the store is closed'));
-      const wrapped = () => listener();
-      listeners.add(wrapped);
-      try {
-        await startListening();
-      } catch (error) {
-        listeners.delete(wrapped);
-        throw storeUnavailable('PostgreSQL', 'listen for new events', error);
-      }
-      return async () => {
-        listeners.delete(wrapped);
-        if (!subscribed()) await stopListening();
-      };
+    onEventsRecorded(listener) {
+      return subscribe(listeners, 'listen for new events', listener);
     },
 
-    async onDeliveriesDue(listener) {
-      if (closed)
-        throw storeUnavailable('PostgreSQL', 'listen for due deliveries', new Error('the store is closed'));
-      const wrapped = () => listener();
-      deliveryListeners.add(wrapped);
-      try {
-        await startListening();
-      } catch (error) {
-        deliveryListeners.delete(wrapped);
-        throw storeUnavailable('PostgreSQL', 'listen for due deliveries', error);
-      }
-      return async () => {
-        deliveryListeners.delete(wrapped);
-        if (!subscribed()) await stopListening();
-      };
+    onDeliveriesDue(listener) {
+      return subscribe(deliveryListeners, 'listen for due deliveries', listener);
     },
 
     async getEvent(id) {
