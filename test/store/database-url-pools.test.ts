@@ -29,7 +29,7 @@ describe('DATABASE_URL pool settings', () => {
 
   it('refuses an unknown pool and a size or deadline out of range, saying what it takes', () => {
     expect(() => parseDatabaseUrl('postgres://db/x?pool_handler=10')).toThrow(
-      '?pool_handler= names no pool: the pools are ingest, worker, handlers, queries (pool_<pool>=N, deadline_<pool>_ms=N)',
+      '?pool_handler= names no pool: the pools are ingest, worker, leases, handlers, queries (pool_<pool>=N, deadline_<pool>_ms=N)',
     );
     expect(() => parseDatabaseUrl('postgres://db/x?pool_worker=0')).toThrow(
       '?pool_worker=0 is not a pool size: use a whole number from 1 to 1000',

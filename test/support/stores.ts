@@ -78,7 +78,7 @@ export interface TestStoreOptions {
 }
 
 /** Pool sizes of test stores unless a test says otherwise. */
-export const testPoolSizes = { ingest: 2, worker: 2, handlers: 3, queries: 2 } as const;
+export const testPoolSizes = { ingest: 2, worker: 2, leases: 1, handlers: 3, queries: 2 } as const;
 
 /**
  * The DATABASE_URL of a Hookbox process a test spawns on PostgreSQL schema `schema`, with small

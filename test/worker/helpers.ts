@@ -182,7 +182,7 @@ export function createTestWorker(options: TestWorkerOptions & { handlers?: Handl
     logger: createLogger({ level: 'silent' }),
     retryPolicy: { maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 100 },
     decodePayload: (event) => JSON.parse(event.body.toString()),
-    leaseMs: 600,
+    leaseMs: 1_000,
     pollIntervalMs: 25,
     handlerTimeoutMs: 60_000,
     ...options,

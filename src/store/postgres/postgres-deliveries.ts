@@ -50,7 +50,7 @@ type StatementName = (typeof statementNames)[number];
 const plannedPerCall = new Set<StatementName>(['list-deliveries']);
 
 export interface PostgresDeliveryContext {
-  pools: { ingest: pg.Pool; worker: pg.Pool; queries: pg.Pool };
+  pools: { ingest: pg.Pool; worker: pg.Pool; leases: pg.Pool; queries: pg.Pool };
   /** The injected time, or NULL for the database's now(). */
   nowParam(): Date | null;
   /** The NOTIFY channel wake-ups go to. */
@@ -151,7 +151,7 @@ export function createPostgresDeliveries(context: PostgresDeliveryContext): Post
     async extendDeliveryLeases(claims, leaseMs) {
       if (claims.length === 0) return [];
       const rows = await run<{ id: string; claim_token: number }>(
-        pools.worker,
+        pools.leases,
         'extend delivery leases',
         'extend-delivery-leases',
         [nowParam(), claims.map((c) => c.deliveryId), claims.map((c) => c.token), leaseMs],

@@ -104,13 +104,16 @@ type StatementName = (typeof statementNames)[number];
 const plannedPerCall = new Set<StatementName>(['list-events', 'count-events', 'requeue-events']);
 
 /** Connection pools by role, so no role waits on another's connections (docs/reliability.md). */
-export type PoolRole = 'ingest' | 'worker' | 'handlers' | 'queries';
+export type PoolRole = 'ingest' | 'worker' | 'leases' | 'handlers' | 'queries';
 
 export const defaultPoolSizes: Readonly<Record<PoolRole, number>> = {
   // Group commit keeps at most two commits in flight.
   ingest: 3,
-  // Claims, lease renewals, results and reclaims: a handful of statements at a time.
+  // Claims, results and reclaims: a handful of statements at a time.
   worker: 4,
+  // Lease renewals alone, one statement per tick for every held event and delivery: a renewal
+  // never queues behind a claim or a verdict batch, so a busy worker cannot let a lease lapse.
+  leases: 1,
   // One per handler running a ctx.tx transaction at once; more wait for a connection.
   handlers: 10,
   // Admin API, dashboard, CLI, monitoring.
@@ -121,6 +124,7 @@ export const defaultPoolSizes: Readonly<Record<PoolRole, number>> = {
 export const defaultDeadlinesMs: Readonly<Record<PoolRole, number>> = {
   ingest: 5_000,
   worker: 10_000,
+  leases: 10_000,
   handlers: 60_000,
   queries: 30_000,
 };
@@ -215,6 +219,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const pools: Record<PoolRole, pg.Pool> = {
     ingest: createPool('ingest'),
     worker: createPool('worker'),
+    leases: createPool('leases'),
     handlers: createPool('handlers'),
     queries: createPool('queries'),
   };
@@ -713,7 +718,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     async extendLeases(claims, leaseMs) {
       if (claims.length === 0) return [];
       const rows = await run<{ id: string; claim_token: number }>(
-        'worker',
+        'leases',
         'extend leases',
         'extend-leases',
         [nowParam(), claims.map((c) => c.eventId), claims.map((c) => c.token), leaseMs],
