@@ -6,8 +6,9 @@
   const page = document.body.dataset.page;
   const canAct = document.body.dataset.role === 'admin';
   const charts = window.HookboxCharts;
-  // Shared with destinations.js, which the layout loads after this file (both deferred, in order).
-  window.HookboxDom = { h };
+  // Shared with destinations.js, which the layout loads after this file (both deferred, in order):
+  // one element builder, one API call (one answer to a 401) and one polling loop for every page.
+  window.HookboxDom = { h, api, every };
 
   // ---- plumbing ----
 

@@ -1,34 +1,13 @@
 // The dashboard's destination views: the Destinations page and the deliveries of an event's
-// page. Reads and acts through the admin API with the session cookie and the page's CSRF token;
+// page. Reads and acts through the admin API (dashboard.js's api: session cookie, CSRF token);
 // data goes into the page with textContent and DOM nodes, never as HTML.
 (() => {
-  const csrfToken = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
   const page = document.body.dataset.page;
   const canAct = document.body.dataset.role === 'admin';
   const $ = (selector) => document.querySelector(selector);
 
-  async function api(path, options = {}) {
-    const method = options.method ?? 'GET';
-    const headers = { accept: 'application/json' };
-    if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(path, {
-      method,
-      headers,
-      credentials: 'same-origin',
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = new Error(body?.error?.message ?? `HTTP ${response.status}`);
-      error.status = response.status;
-      throw error;
-    }
-    return body;
-  }
-
-  // dashboard.js's element builder (the layout loads it first).
-  const { h } = window.HookboxDom;
+  // dashboard.js's element builder, API call and polling loop (the layout loads it first).
+  const { h, api, every } = window.HookboxDom;
 
   // The existing pill colours: green for fine, amber for waiting on an operator, red for broken.
   const pillClass = {
@@ -52,26 +31,6 @@
   function setResult(element, message, isError) {
     element.textContent = message;
     element.classList.toggle('error', Boolean(isError));
-  }
-
-  /** Run `task` now and every `ms` while the tab is visible; `now()` runs it at once. */
-  function every(ms, task) {
-    let timer = null;
-    async function run() {
-      clearTimeout(timer);
-      try {
-        await task();
-      } catch (error) {
-        if (error.status === 401)
-          location.assign(`/dashboard/sign-in?next=${encodeURIComponent(location.pathname)}`);
-      }
-      if (!document.hidden) timer = setTimeout(run, ms);
-    }
-    document.addEventListener('visibilitychange', () => {
-      if (!document.hidden) run();
-    });
-    run();
-    return { now: run };
   }
 
   function destinationsPage() {
@@ -157,7 +116,7 @@
         ),
       );
     }
-    refresh = every(5000, load);
+    refresh = every(() => 5000, load);
   }
 
   function eventDeliveries() {
@@ -217,7 +176,7 @@
         ),
       );
     }
-    refresh = every(2000, load);
+    refresh = every(() => 2000, load);
   }
 
   if (page === 'destinations') destinationsPage();
