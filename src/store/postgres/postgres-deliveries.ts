@@ -32,7 +32,7 @@ const statementNames = [
   'extend-delivery-leases',
   'finish-deliveries',
   'reclaim-expired-deliveries',
-  'settle-delivering-events',
+  'list-delivering-events',
   'list-settleable-ordered-events',
   'settle-events',
   'list-destination-states',
@@ -98,6 +98,17 @@ export function createPostgresDeliveries(context: PostgresDeliveryContext): Post
     } catch (error) {
       throw storeUnavailable('PostgreSQL', action, error);
     }
+  }
+
+  /** Settle these events if unordered (settle-events.sql); ordered ones settle under their keys' locks. */
+  async function settleUnorderedEvents(eventIds: string[]): Promise<number> {
+    if (eventIds.length === 0) return 0;
+    const rows = await run<{ id: string }>(pools.worker, 'settle events', 'settle-events', [
+      nowParam(),
+      [...new Set(eventIds)],
+      false,
+    ]);
+    return rows.length;
   }
 
   /** The sweep's ordered part: settle under the keys' locks, then promote each key's next event. */
@@ -205,26 +216,18 @@ export function createPostgresDeliveries(context: PostgresDeliveryContext): Post
     },
 
     async settleDeliveringEvents(afterId, limit) {
-      const rows = await run<{ count: string; last_id: string | null }>(
+      const page = await run<{ id: string }>(
         pools.worker,
-        'settle delivering events',
-        'settle-delivering-events',
-        [nowParam(), afterId, limit],
+        'list delivering events',
+        'list-delivering-events',
+        [afterId, limit],
       );
+      const unordered = await settleUnorderedEvents(page.map((row) => row.id));
       const ordered = await settleOrderedEvents(limit);
-      return { count: Number(rows[0]?.count ?? 0) + ordered, lastId: rows[0]?.last_id ?? null };
+      return { count: unordered + ordered, lastId: page.at(-1)?.id ?? null };
     },
 
-    async settleEvents(eventIds) {
-      if (eventIds.length === 0) return 0;
-      // Ordered events settle under their keys' locks instead (finish-deliveries, the sweep).
-      const rows = await run<{ id: string }>(pools.worker, 'settle events', 'settle-events', [
-        nowParam(),
-        [...new Set(eventIds)],
-        false,
-      ]);
-      return rows.length;
-    },
+    settleEvents: (eventIds) => settleUnorderedEvents(eventIds),
 
     async listDestinationStates() {
       const rows = await run<DestinationStateRow>(

@@ -5,7 +5,8 @@
 -- `released` (shutdown, an open breaker) hands the event back without counting the attempt.
 -- Destinations: an event with deliveries is processed only when they all succeeded too, so a
 -- processed or ignored verdict leaves it `delivering` while any remain, `dead` when one is dead
--- (settle-delivering-events.sql catches a delivery verdict committed meanwhile).
+-- (the sweep, list-delivering-events.sql then settle-events.sql, catches a delivery verdict
+-- committed meanwhile).
 -- statement_timestamp(), not now(): inside a handler's transaction (ctx.tx) now() is when the
 -- transaction began, before the handler ran; outside one the two are the same.
 WITH t AS (SELECT coalesce($11::timestamptz, statement_timestamp()) AS now),

@@ -1,8 +1,8 @@
--- Apply delivery verdicts, each fenced by its claim token, in one statement: the delivery's
--- new state, its attempts row, a 410's disabled destination, and the event's status. All CTEs
--- see the rows as they were before the statement, so "the event's other deliveries all
--- succeeded" leaves out the ones succeeding here. Verdicts committed concurrently by another
--- process are caught by settle-delivering-events.sql. Only `failed` moves the due time:
+-- Apply delivery verdicts, each fenced by its claim token, in one statement: the delivery's new
+-- state, its attempts row, a 410's disabled destination, and the event's status. All CTEs see the
+-- rows as they were before the statement, so "the event's other deliveries all succeeded" leaves
+-- out the ones succeeding here. Verdicts committed concurrently by another process are caught by
+-- the sweep (list-delivering-events.sql, settle-events.sql). Only `failed` moves the due time:
 -- `released` (shutdown, a pause, a lost claim) and `disabled` (a 410) keep theirs, and with it
 -- their place in receipt order when the destination takes deliveries again.
 WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now),

@@ -1,10 +1,11 @@
--- Settle these delivering events ($2), as settle-delivering-events.sql does: those whose
--- deliveries all succeeded become processed, those with a dead one dead. Each is checked again
--- here: only what is still delivering and settled by its deliveries changes. $3 says which:
--- false, unordered events only (a delivery worker re-checks its events about a second after
--- their deliveries finished, so a verdict that raced another process's is settled then rather
--- than whenever the sweep comes by); true, ordered ones only, run inside the transaction that
--- holds their keys' locks, so their keys' promotion runs next (docs/ordering.md).
+-- Settle these delivering events ($2): those whose deliveries all succeeded become processed,
+-- those with a dead one dead. Each is checked again here: only what is still delivering and
+-- settled by its deliveries changes. $3 says which: false, unordered events only (the sweep's
+-- pages from list-delivering-events.sql, and a delivery worker's re-check of its events about
+-- a second after their deliveries finished, so a verdict that raced another process's is
+-- settled then rather than whenever the sweep comes by); true, ordered ones only, run inside
+-- the transaction that holds their keys' locks, so their keys' promotion runs next
+-- (docs/ordering.md).
 WITH t AS (SELECT coalesce($1::timestamptz, now()) AS now),
 summary AS (
   SELECT e.id,
