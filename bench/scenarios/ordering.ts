@@ -12,6 +12,9 @@ export interface OrderingResult {
   orderedPerSec: number;
   /** orderedPerSec / unorderedPerSec (target >= 0.8). */
   vsUnordered: number;
+  /** Events per claim query and per verdict write, unordered / ordered: what the store round trips cost. */
+  eventsPerClaim: { unordered: number; ordered: number };
+  eventsPerWrite: { unordered: number; ordered: number };
   oneKey: { events: number; eventsPerSec: number; overlaps: number; complete: boolean };
   complete: boolean;
 }
@@ -58,6 +61,8 @@ async function drain(
   }
 }
 
+const perTrip = (events: number, trips: number) => (trips > 0 ? round(events / trips, 1) : 0);
+
 export async function runOrdering(
   engine: Engine,
   settings: BenchSettings,
@@ -76,6 +81,14 @@ export async function runOrdering(
     unorderedPerSec: unordered.eventsPerSec,
     orderedPerSec: ordered.eventsPerSec,
     vsUnordered: unordered.eventsPerSec > 0 ? round(ordered.eventsPerSec / unordered.eventsPerSec, 3) : 0,
+    eventsPerClaim: {
+      unordered: perTrip(unordered.finished, unordered.claims),
+      ordered: perTrip(ordered.finished, ordered.claims),
+    },
+    eventsPerWrite: {
+      unordered: perTrip(unordered.finished, unordered.writes),
+      ordered: perTrip(ordered.finished, ordered.writes),
+    },
     oneKey: {
       events: oneKeyEvents,
       eventsPerSec: oneKey.eventsPerSec,

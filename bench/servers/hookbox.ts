@@ -22,6 +22,9 @@ export interface DrainReport {
   finished: number;
   elapsedMs: number;
   eventsPerSec: number;
+  /** Claim queries that returned events, and verdict writes: events per store round trip. */
+  claims: number;
+  writes: number;
   /** With logRuns: how many runs started while another was still running (0 for one key: strictly serial). */
   overlaps?: number;
 }
@@ -34,6 +37,8 @@ async function runDrain(): Promise<void> {
   const expected = config.expected ?? 0;
   const store: Store = openTargetStore(config.target);
   let finished = 0;
+  let claims = 0;
+  let writes = 0;
   let startedAt = 0;
   let doneAt = 0;
   let onDone: (() => void) | null = null;
@@ -44,12 +49,19 @@ async function runDrain(): Promise<void> {
   const finishAttempts = store.finishAttempts.bind(store);
   store.finishAttempts = async (workerId, results) => {
     const applied = await finishAttempts(workerId, results);
+    writes++;
     finished += applied.length;
     if (finished >= expected && doneAt === 0) {
       doneAt = performance.now();
       onDone?.();
     }
     return applied;
+  };
+  const claimEvents = store.claimEvents.bind(store);
+  store.claimEvents = async (options) => {
+    const claimed = await claimEvents(options);
+    if (claimed.length > 0) claims++;
+    return claimed;
   };
   // The ordering bench's one-key drain: a run yields once (so a second run of the key could start
   // beside it if ordering failed), and its start and end are counted.
@@ -88,6 +100,8 @@ async function runDrain(): Promise<void> {
       return {
         complete: counted >= expected,
         finished: counted,
+        claims,
+        writes,
         elapsedMs,
         eventsPerSec: (counted / elapsedMs) * 1000,
         ...(config.logRuns ? { overlaps } : {}),
