@@ -83,7 +83,7 @@ export const testPoolSizes = { ingest: 2, worker: 2, leases: 1, handlers: 3, que
 /**
  * The DATABASE_URL of a Hookbox process a test spawns on PostgreSQL schema `schema`, with small
  * pools (`?pool_<role>=`, docs/reliability.md) as test stores have. At the production sizes a
- * process may open 22 connections, and three servers of one file beside two of another took
+ * process may open 23 connections, and three servers of one file beside two of another took
  * PostgreSQL past its 100: ingest answered 503 and handler transactions failed to begin.
  */
 export function postgresProcessUrl(schema: string): string {

@@ -7,6 +7,7 @@
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHookbox } from '../../src/hookbox.ts';
 import { createEventId } from '../../src/ids.ts';
@@ -136,6 +137,62 @@ describe('issue 10 item 5 (pools): on postgres', () => {
     );
     expect(outcomes).toEqual({ expired: '0', effects: '70' });
   }, 60_000);
+  it('renews leases while every worker connection waits on a key lock', async () => {
+    // One worker connection, taken by a verdict that waits for its ordering key's lock (held by
+    // another session here; in production, a slow transaction of the same key). Renewals have a
+    // pool of their own: they must not queue behind it.
+    const testStore = await openTestStore({ pools: { worker: 1 } });
+    const { store } = testStore;
+    // A key no other test file locks, so the lock's waiters below are this test's.
+    const key = `cus_${testStore.schema}`;
+    const lockName = `hookbox_ordering:stripe:${key}`;
+    const ordered = {
+      ...newEvent('evt_ordered', 16),
+      ordering: { key, orderedAt: Date.now(), holdMs: 0, onDead: 'block' as const },
+    };
+    await store.recordEvents([ordered, newEvent('evt_unordered', 16)]);
+    const claimed = await store.claimEvents({ workerId: 'w', limit: 10, leaseMs: 30_000 });
+    expect(claimed.map((e) => e.dedupeKey).sort()).toEqual(['evt_ordered', 'evt_unordered']);
+    const head = claimed.find((e) => e.dedupeKey === 'evt_ordered')!;
+    const other = claimed.find((e) => e.dedupeKey === 'evt_unordered')!;
+
+    const locker = new pg.Client({ connectionString: postgresTestUrl() });
+    await locker.connect();
+    cleanups.push(() => locker.end());
+    await locker.query('BEGIN');
+    await locker.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockName]);
+    const now = Date.now();
+    const finishing = store.finishAttempts('w', [
+      {
+        eventId: head.id,
+        token: head.claimToken,
+        outcome: 'processed',
+        startedAt: now,
+        finishedAt: now,
+        ordering: { source: 'stripe', key },
+      },
+    ]);
+    await waitUntil(async () => {
+      // A bigint advisory lock is classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+      const [row] = await queryPostgres<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_locks
+         WHERE locktype = 'advisory' AND objsubid = 1 AND NOT granted
+           AND (classid::bigint << 32) | objid::bigint = hashtextextended($1, 0)`,
+        [lockName],
+      );
+      return Number(row!.n) > 0;
+    }, 'the verdict waits for the key lock');
+
+    const renewal = store.extendLeases([{ eventId: other.id, token: other.claimToken }], 30_000);
+    const first = await Promise.race([
+      renewal.then((kept) => kept),
+      sleep(5_000).then(() => 'still waiting' as const),
+    ]);
+    expect(first).toEqual([{ eventId: other.id, token: other.claimToken }]);
+
+    await locker.query('COMMIT');
+    expect(await finishing).toEqual([{ eventId: head.id, token: head.claimToken }]);
+  });
 });
 
 describe('issue 10 item 6 (deadlines and back-pressure): on postgres behind a proxy that goes silent', () => {
