@@ -227,7 +227,7 @@ export function createPostgresDeliveries(context: PostgresDeliveryContext): Post
       return { count: unordered + ordered, lastId: page.at(-1)?.id ?? null };
     },
 
-    settleEvents: (eventIds) => settleUnorderedEvents(eventIds),
+    settleEvents: settleUnorderedEvents,
 
     async listDestinationStates() {
       const rows = await run<DestinationStateRow>(
