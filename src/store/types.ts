@@ -247,6 +247,22 @@ export interface ClaimOptions {
   excludeSources?: string[];
 }
 
+/** What a verdict write claims besides, for the worker that wrote it (finishAttemptsAndClaimNext). */
+export interface SuccessorClaimOptions {
+  /** Keys whose verdicts are in the write: each one's next event, if it may run now. */
+  keys: OrderingRef[];
+  leaseMs: number;
+  /** Leave these sources' events alone (open circuit breakers). */
+  excludeSources?: string[];
+}
+
+export interface FinishedAttempts {
+  /** The claims whose verdicts applied. */
+  applied: Claim[];
+  /** The keys' next events, now held by the same worker. */
+  claimed: ClaimedEvent[];
+}
+
 /**
  * A transaction handle a handler may write through (PostgreSQL only): its writes commit
  * together with the event being marked processed, or not at all.
@@ -325,6 +341,19 @@ export interface WorkerStore extends EventsRecordedFeed {
    * claim was reclaimed, released or replaced) matches nothing. Returns the claims applied.
    */
   finishAttempts(workerId: string, results: AttemptResult[]): Promise<Claim[]>;
+  /**
+   * finishAttempts, and in the same transaction claim for this worker the head of each of
+   * `next.keys` that its verdicts left free, when it may run now (docs/ordering.md): a key's turn
+   * passes to its next event without a promotion and a claim commit of its own. The claims are
+   * as claimEvents makes them. Only where that pays: on SQLite, whose one writer makes every
+   * commit wait for the last; PostgreSQL claims on another connection while a verdict commits,
+   * so a slot waiting for its verdict's commit would sit idle (measured: docs/benchmarks.md).
+   */
+  finishAttemptsAndClaimNext?(
+    workerId: string,
+    results: AttemptResult[],
+    next: SuccessorClaimOptions | null,
+  ): Promise<FinishedAttempts>;
   /** Leases that ran out (by the store's clock), oldest event first. */
   findExpiredLeases(limit: number): Promise<ExpiredLease[]>;
   /**

@@ -285,3 +285,114 @@ for (const engine of engines) {
     });
   });
 }
+
+// A verdict write that hands a key's turn to its next event (WorkerStore.finishAttemptsAndClaimNext).
+// SQLite only: PostgreSQL does not offer it (a slot waiting for its verdict's commit would sit
+// idle there, docs/benchmarks.md), which the last test checks.
+describe('a key passes its turn inside the verdict write (sqlite)', () => {
+  let t: TestStore;
+  let store: Store;
+  const ref = (key: string) =>
+    key.includes(':')
+      ? { source: key.split(':')[0]!, key: key.split(':')[1]! }
+      : { source: 'stripe-main', key };
+  const finishAndTake = (verdicts: AttemptResult[], keys: string[], excludeSources?: string[]) =>
+    store.finishAttemptsAndClaimNext!('w1', verdicts, {
+      keys: keys.map(ref),
+      leaseMs: lease,
+      ...(excludeSources ? { excludeSources } : {}),
+    });
+  beforeEach(async () => {
+    clock.set(T0);
+    t = await createTestStore('sqlite', { clock });
+    store = t.store;
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  it("claims the key's next event for the same worker, straight from waiting, and nothing else", async () => {
+    const [a, b, c] = await record(
+      store,
+      delivery('k', T0 + 1),
+      delivery('k', T0 + 2),
+      delivery('k', T0 + 3),
+    );
+    const [other] = await record(store, delivery('other', T0 + 1));
+    const [held] = (await claimIds(store)).filter((e) => e.id === a);
+    const { applied, claimed } = await finishAndTake([verdictFor(held!, 'processed')], ['k']);
+    expect(applied).toEqual([{ eventId: a, token: held!.claimToken }]);
+    expect(claimed.map((e) => [e.id, e.status, e.attempts, e.claimToken, e.lockedBy])).toEqual([
+      [b, 'processing', 1, 1, 'w1'],
+    ]);
+    // With its body, as a claim returns it.
+    expect(JSON.parse(claimed[0]!.body.toString()).id).toBeDefined();
+    expect(claimed[0]!.lockedUntil).toBe(T0 + lease);
+    expect(await statuses(store, [a!, b!, c!, other!])).toEqual([
+      'processed',
+      'processing',
+      'waiting',
+      'processing',
+    ]);
+    // The claim is fenced like any other: its verdict applies, and the key goes on.
+    const second = await finishAndTake([verdictFor(claimed[0]!, 'processed')], ['k']);
+    expect(second.claimed.map((e) => e.id)).toEqual([c]);
+  });
+
+  it('leaves a stopped key, a held head and an excluded source to the promotion', async () => {
+    // A head inside its reorder window is promoted (pending, due later), not taken.
+    const [a, b] = await record(store, delivery('held', T0 + 1), delivery('held', T0 + 2, { holdMs: 5_000 }));
+    // A dead head that blocks: nothing of the key runs.
+    const [d, e] = await record(store, delivery('blocked', T0 + 1), delivery('blocked', T0 + 2));
+    // A source excluded by an open breaker.
+    const [x, y] = await record(
+      store,
+      delivery('excluded', T0 + 1, { source: 'stripe-other' }),
+      delivery('excluded', T0 + 2, { source: 'stripe-other' }),
+    );
+    const heads = await claimIds(store);
+    const byId = (id: string | undefined) => heads.find((h) => h.id === id)!;
+    const { applied, claimed } = await finishAndTake(
+      [verdictFor(byId(a), 'processed'), verdictFor(byId(d), 'dead'), verdictFor(byId(x), 'processed')],
+      ['held', 'blocked', 'stripe-other:excluded'],
+      ['stripe-other'],
+    );
+    expect(applied).toHaveLength(3);
+    expect(claimed).toEqual([]);
+    expect(await statuses(store, [a!, b!, d!, e!, x!, y!])).toEqual([
+      'processed',
+      'pending',
+      'dead',
+      'waiting',
+      'processed',
+      'pending',
+    ]);
+    expect((await claimIds(store)).map((h) => h.id)).toEqual([y]);
+    clock.set(T0 + 5_000);
+    expect((await claimIds(store)).map((h) => h.id)).toEqual([b]);
+  });
+
+  it('takes nothing for a stale verdict: the key is held by the newer claim', async () => {
+    const [a, b] = await record(store, delivery('k', T0 + 1), delivery('k', T0 + 2));
+    const [first] = await claimIds(store);
+    clock.set(T0 + lease + 1);
+    const expired = await store.findExpiredLeases(10);
+    await store.reclaimExpiredLeases(expired.map((l) => ({ ...l, outcome: 'failed', retryDelayMs: 0 })));
+    const [again] = await claimIds(store, 'w2');
+    expect(again!.id).toBe(a);
+    const { applied, claimed } = await finishAndTake([verdictFor(first!, 'processed')], ['k']);
+    expect(applied).toEqual([]);
+    expect(claimed).toEqual([]);
+    expect(await statuses(store, [a!, b!])).toEqual(['processing', 'waiting']);
+  });
+
+  it('is offered by SQLite only', async () => {
+    const postgres = await createTestStore('postgres', { clock });
+    try {
+      expect(postgres.store.finishAttemptsAndClaimNext).toBeUndefined();
+      expect(store.finishAttemptsAndClaimNext).toBeTypeOf('function');
+    } finally {
+      await postgres.cleanup();
+    }
+  });
+});

@@ -33,7 +33,17 @@ import {
 } from '../rows.ts';
 import { readSqlFiles } from '../sql-files.ts';
 import { foldTimeSeries, type TimeSeriesRow } from '../time-series.ts';
-import type { Claim, ClaimedEvent, EventFilter, EventStatus, OrderingRef, Store } from '../types.ts';
+import type {
+  AttemptResult,
+  Claim,
+  ClaimedEvent,
+  EventFilter,
+  EventStatus,
+  FinishedAttempts,
+  OrderingRef,
+  Store,
+  SuccessorClaimOptions,
+} from '../types.ts';
 import { promoteOrderingKeys, refOf } from './ordering.ts';
 import { createSqliteDeliveries } from './sqlite-deliveries.ts';
 
@@ -334,7 +344,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   // ---- Ordering (docs/ordering.md): a write that changes keys' events promotes their heads ----
   /** Promote these keys' heads (inside the caller's transaction); true when an event became runnable. */
   function promote(refs: Iterable<OrderingRef | null | undefined>, now: number): boolean {
-    return promoteOrderingKeys(statement, refs, now) > 0;
+    return promoteOrderingKeys(statement, refs, now).promoted > 0;
   }
   function orderingKeysOf(ids: string[]): OrderingRef[] {
     const rows = statement('list-ordering-keys').all({ ids: JSON.stringify(ids) }) as {
@@ -368,6 +378,68 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     statement('delete-bodies').run({ ids: list });
     deliveries.deleteDeliveriesOf(list);
     return ids.length;
+  }
+
+  /**
+   * Verdicts in one shared transaction, then the promotion of their keys, in which, with `next`,
+   * the heads of the keys they left are claimed for the same worker instead (docs/ordering.md).
+   */
+  async function finishAndClaimNext(
+    workerId: string,
+    results: AttemptResult[],
+    next: SuccessorClaimOptions | null,
+  ): Promise<FinishedAttempts> {
+    if (results.length === 0) return { applied: [], claimed: [] };
+    const now = clock.now();
+    let promoted = false;
+    let claimed: ClaimedEvent[] = [];
+    const applied = await inSharedTransaction('finish attempts', () => {
+      promoted = false;
+      claimed = [];
+      const applied: Claim[] = [];
+      const orderingRefs: OrderingRef[] = [];
+      for (const result of firstPerEvent(results)) {
+        const fence = { eventId: result.eventId, token: result.token };
+        // The audit row first: it reads the attempt number off the held row, and its own fence
+        // says whether the verdict applies (then the update below applies too).
+        if (!result.alreadyRecorded) {
+          const recorded = statement('record-finished-attempt').run({
+            ...fence,
+            workerId,
+            startedAt: result.startedAt,
+            finishedAt: result.finishedAt,
+            durationMs: Math.max(0, result.finishedAt - result.startedAt),
+            outcome: result.outcome,
+            error: result.error ?? null,
+          });
+          if (recorded.changes === 0) continue;
+        }
+        const finished = statement('finish-attempt').run({
+          ...fence,
+          outcome: result.outcome,
+          error: result.error ?? null,
+          retryDelayMs: Math.max(0, Math.round(result.retryDelayMs ?? 0)),
+          now,
+        });
+        if (finished.changes === 0) continue;
+        if (result.outcome === 'processed' || result.outcome === 'ignored') {
+          deliveries.settleAfterHandlers(result.eventId);
+        }
+        applied.push({ eventId: result.eventId, token: result.token });
+        if (result.ordering) orderingRefs.push(result.ordering);
+      }
+      if (orderingRefs.length > 0) {
+        const take = next ? { ...next, workerId, lockedUntil: now + next.leaseMs } : undefined;
+        const moved = promoteOrderingKeys(statement, orderingRefs, now, take);
+        promoted = moved.promoted > 0;
+        claimed = withBodies(moved.taken);
+      }
+      return applied;
+    });
+    if (promoted) notifyPromoted();
+    // A taken event's deliveries are due as a promoted one's are.
+    else if (claimed.length > 0) deliveries.notifyDue();
+    return { applied, claimed: sortByClaimOrder(claimed) };
   }
 
   const store: Store = {
@@ -576,49 +648,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async finishAttempts(workerId, results) {
-      if (results.length === 0) return [];
-      const now = clock.now();
-      let promoted = false;
-      const applied = await inSharedTransaction('finish attempts', () => {
-        promoted = false;
-        const applied: Claim[] = [];
-        const orderingRefs: OrderingRef[] = [];
-        for (const result of firstPerEvent(results)) {
-          const fence = { eventId: result.eventId, token: result.token };
-          // The audit row first: it reads the attempt number off the held row, and its own fence
-          // says whether the verdict applies (then the update below applies too).
-          if (!result.alreadyRecorded) {
-            const recorded = statement('record-finished-attempt').run({
-              ...fence,
-              workerId,
-              startedAt: result.startedAt,
-              finishedAt: result.finishedAt,
-              durationMs: Math.max(0, result.finishedAt - result.startedAt),
-              outcome: result.outcome,
-              error: result.error ?? null,
-            });
-            if (recorded.changes === 0) continue;
-          }
-          const finished = statement('finish-attempt').run({
-            ...fence,
-            outcome: result.outcome,
-            error: result.error ?? null,
-            retryDelayMs: Math.max(0, Math.round(result.retryDelayMs ?? 0)),
-            now,
-          });
-          if (finished.changes === 0) continue;
-          if (result.outcome === 'processed' || result.outcome === 'ignored') {
-            deliveries.settleAfterHandlers(result.eventId);
-          }
-          applied.push({ eventId: result.eventId, token: result.token });
-          if (result.ordering) orderingRefs.push(result.ordering);
-        }
-        if (orderingRefs.length > 0) promoted = promote(orderingRefs, now);
-        return applied;
-      });
-      if (promoted) notifyPromoted();
-      return applied;
+      return (await finishAndClaimNext(workerId, results, null)).applied;
     },
+
+    finishAttemptsAndClaimNext: finishAndClaimNext,
 
     async findExpiredLeases(limit) {
       const rows = attempt('find expired leases', () =>
