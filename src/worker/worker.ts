@@ -8,6 +8,7 @@ import type {
   AttemptResult,
   Claim,
   ClaimedEvent,
+  OrderingRef,
   StoredEvent,
   TransactionHandle,
   WorkerStore,
@@ -94,7 +95,21 @@ interface Held {
   abandoned: boolean;
   /** The handler has been started (only then can a lost lease abort it). */
   started: boolean;
+  /** Ordered events only: how many of its key's events in a row this slot has run, this one included. */
+  turn: number;
   done: Promise<AttemptSummary>;
+}
+
+/**
+ * A slot that finishes an ordered event may take its key's next event in the same commit
+ * (docs/ordering.md): that saves the next event a promotion commit and a claim commit of its
+ * own, and touches pages the verdict dirtied already. At most this many events of one key in a
+ * row, then the slot goes back to the oldest-first claim, so busy keys cannot starve the others.
+ */
+export const MAX_TURNS_PER_SLOT = 10;
+
+function refKey(ref: OrderingRef): string {
+  return JSON.stringify([ref.source, ref.key]);
 }
 
 function keyOf(claim: Claim): string {
@@ -115,6 +130,8 @@ export class Worker {
   readonly #held = new Map<string, Held>();
   readonly #results: ResultWriter;
   #reserved = 0;
+  /** Verdicts whose slot is reserved for their key's next event, with the turn they ended. */
+  readonly #passingTurn = new Map<AttemptResult, number>();
   /** Held events whose handlers have settled and whose verdicts are being written. */
   #settling = 0;
   #running = false;
@@ -151,7 +168,7 @@ export class Worker {
       ...options,
     };
     this.#results = new ResultWriter({
-      write: (batch) => this.#o.store.finishAttempts(this.workerId, batch),
+      write: (batch) => this.#writeVerdicts(batch),
       logger: this.#o.logger,
       gatherMs: this.#o.resultGatherMs,
     });
@@ -370,8 +387,18 @@ export class Worker {
     return { events, sentAt };
   }
 
-  /** Hold a claimed event and run its attempt; `sentAt` is when its claim was sent (default now). */
-  #launch(event: ClaimedEvent, payload: unknown, sentAt = performance.now()): Held {
+  /**
+   * Hold a claimed event and run its attempt; `sentAt` is when its claim was sent (default now).
+   * `turn` counts a key's events this slot ran in a row; `release` gives the claim back unrun
+   * (a key's next event that reached a worker already stopping).
+   */
+  #launch(
+    event: ClaimedEvent,
+    payload: unknown,
+    sentAt = performance.now(),
+    turn = 1,
+    release = false,
+  ): Held {
     // An ordered event's verdict promotes its key's next head (docs/ordering.md).
     const claim: Claim = {
       eventId: event.id,
@@ -395,8 +422,10 @@ export class Worker {
       timedOut: false,
       abandoned: false,
       started: false,
+      turn,
       done: Promise.resolve({ outcome: 'released' }),
     };
+    if (release) held.controller.abort(new AttemptAborted('shutdown', 'worker shutting down'));
     this.#held.set(key, held);
     // Renewal runs whenever something is held, started or not (sync mode, processDue).
     if (!this.#renewTimer) this.#startRenewing();
@@ -640,6 +669,10 @@ export class Worker {
   /** Write the verdict and report how the attempt ended. */
   async #conclude(held: Held, result: AttemptResult): Promise<AttemptSummary> {
     let applied: boolean;
+    if (this.#passesTurn(held, result)) {
+      this.#reserved++;
+      this.#passingTurn.set(result, held.turn);
+    }
     this.#settling++;
     if (this.#running && this.#mayHaveWork) this.#wakeUpLoop();
     try {
@@ -663,6 +696,58 @@ export class Worker {
       return { outcome: 'lease_lost' };
     }
     return { outcome: result.outcome, ...(result.error ? { error: result.error } : {}) };
+  }
+
+  /**
+   * Whether this verdict may free its key for a next event this slot then runs: an ordered event
+   * leaving the key (a failed one keeps it, as its retry is the head), within the slot's turns,
+   * on a store that claims in a verdict's commit (WorkerStore.finishAttemptsAndClaimNext).
+   */
+  #passesTurn(held: Held, result: AttemptResult): boolean {
+    return (
+      this.#running &&
+      this.#o.store.finishAttemptsAndClaimNext !== undefined &&
+      result.ordering !== undefined &&
+      !held.lost &&
+      held.turn < MAX_TURNS_PER_SLOT &&
+      (result.outcome === 'processed' || result.outcome === 'ignored' || result.outcome === 'dead')
+    );
+  }
+
+  /**
+   * One batched verdict write. Slots #conclude reserved for keys' next events are offered to the
+   * store in the same commit (finishAttemptsAndClaimNext), and given back whatever it does.
+   */
+  async #writeVerdicts(batch: AttemptResult[]): Promise<Claim[]> {
+    const turns = new Map<string, number>();
+    const keys: OrderingRef[] = [];
+    let reserved = 0;
+    for (const result of batch) {
+      const turn = this.#passingTurn.get(result);
+      if (turn === undefined || !result.ordering) continue;
+      this.#passingTurn.delete(result);
+      reserved++;
+      keys.push(result.ordering);
+      turns.set(refKey(result.ordering), turn);
+    }
+    const { store, leaseMs, excludeSources } = this.#o;
+    if (reserved === 0 || !store.finishAttemptsAndClaimNext)
+      return store.finishAttempts(this.workerId, batch);
+    const sentAt = performance.now();
+    let claimed: ClaimedEvent[] = [];
+    try {
+      const next = this.#running ? { keys, leaseMs, excludeSources: excludeSources?.() } : null;
+      const finished = await store.finishAttemptsAndClaimNext(this.workerId, batch, next);
+      claimed = finished.claimed;
+      return finished.applied;
+    } finally {
+      this.#reserved = Math.max(0, this.#reserved - reserved);
+      for (const event of claimed) {
+        const turn = (turns.get(refKey({ source: event.source, key: event.orderingKey ?? '' })) ?? 0) + 1;
+        this.#launch(event, undefined, sentAt, turn, !this.#running);
+      }
+      if (claimed.length < reserved && this.#running && this.#mayHaveWork) this.#wakeUpLoop();
+    }
   }
 
   /**
