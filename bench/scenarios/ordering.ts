@@ -15,6 +15,8 @@ export interface OrderingResult {
   /** Events per claim query and per verdict write, unordered / ordered: what the store round trips cost. */
   eventsPerClaim: { unordered: number; ordered: number };
   eventsPerWrite: { unordered: number; ordered: number };
+  /** Ordered events claimed in the verdict write that freed their key, not by a claim of their own. */
+  handedOver: number;
   oneKey: { events: number; eventsPerSec: number; overlaps: number; complete: boolean };
   complete: boolean;
 }
@@ -89,6 +91,7 @@ export async function runOrdering(
       unordered: perTrip(unordered.finished, unordered.writes),
       ordered: perTrip(ordered.finished, ordered.writes),
     },
+    handedOver: ordered.handedOver,
     oneKey: {
       events: oneKeyEvents,
       eventsPerSec: oneKey.eventsPerSec,

@@ -25,6 +25,8 @@ export interface DrainReport {
   /** Claim queries that returned events, and verdict writes: events per store round trip. */
   claims: number;
   writes: number;
+  /** Ordered events a verdict write claimed for its worker in the same commit (their key's next). */
+  handedOver: number;
   /** With logRuns: how many runs started while another was still running (0 for one key: strictly serial). */
   overlaps?: number;
 }
@@ -39,6 +41,7 @@ async function runDrain(): Promise<void> {
   let finished = 0;
   let claims = 0;
   let writes = 0;
+  let handedOver = 0;
   let startedAt = 0;
   let doneAt = 0;
   let onDone: (() => void) | null = null;
@@ -46,17 +49,30 @@ async function runDrain(): Promise<void> {
     onDone = resolve;
   });
   // Count what is committed, not what handlers saw: a drain ends when the last outcome is written.
-  const finishAttempts = store.finishAttempts.bind(store);
-  store.finishAttempts = async (workerId, results) => {
-    const applied = await finishAttempts(workerId, results);
+  const countWrite = (applied: number) => {
     writes++;
-    finished += applied.length;
+    finished += applied;
     if (finished >= expected && doneAt === 0) {
       doneAt = performance.now();
       onDone?.();
     }
+  };
+  const finishAttempts = store.finishAttempts.bind(store);
+  store.finishAttempts = async (workerId, results) => {
+    const applied = await finishAttempts(workerId, results);
+    countWrite(applied.length);
     return applied;
   };
+  // Ordered verdicts may claim their keys' next events in the same commit: those are not claims.
+  const finishAndClaimNext = store.finishAttemptsAndClaimNext?.bind(store);
+  if (finishAndClaimNext) {
+    store.finishAttemptsAndClaimNext = async (workerId, results, next) => {
+      const outcome = await finishAndClaimNext(workerId, results, next);
+      countWrite(outcome.applied.length);
+      handedOver += outcome.claimed.length;
+      return outcome;
+    };
+  }
   const claimEvents = store.claimEvents.bind(store);
   store.claimEvents = async (options) => {
     const claimed = await claimEvents(options);
@@ -102,6 +118,7 @@ async function runDrain(): Promise<void> {
         finished: counted,
         claims,
         writes,
+        handedOver,
         elapsedMs,
         eventsPerSec: (counted / elapsedMs) * 1000,
         ...(config.logRuns ? { overlaps } : {}),
