@@ -731,11 +731,11 @@ export class Worker {
       turns.set(refKey(result.ordering), turn);
     }
     const { store, leaseMs, excludeSources } = this.#o;
-    if (reserved === 0 || !store.finishAttemptsAndClaimNext)
-      return store.finishAttempts(this.workerId, batch);
     const sentAt = performance.now();
     let claimed: ClaimedEvent[] = [];
     try {
+      if (reserved === 0 || !store.finishAttemptsAndClaimNext)
+        return await store.finishAttempts(this.workerId, batch);
       const next = this.#running ? { keys, leaseMs, excludeSources: excludeSources?.() } : null;
       const finished = await store.finishAttemptsAndClaimNext(this.workerId, batch, next);
       claimed = finished.claimed;
@@ -746,6 +746,7 @@ export class Worker {
         const turn = (turns.get(refKey({ source: event.source, key: event.orderingKey ?? '' })) ?? 0) + 1;
         this.#launch(event, undefined, sentAt, turn, !this.#running);
       }
+      // Slots came back: claim with them only if work may be waiting in the store.
       if (claimed.length < reserved && this.#running && this.#mayHaveWork) this.#wakeUpLoop();
     }
   }
