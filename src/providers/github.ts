@@ -5,34 +5,23 @@
  * body (the GUID stays in the stored headers), and the event name, which the body does not
  * carry, is the one thing taken from an unsigned header (docs/security.md).
  */
-import { z } from 'zod';
-import { combineSecrets, hasSecret, secretString } from './settings.ts';
+import type { z } from 'zod';
+import { bodySecretSettingsSchema } from './settings.ts';
 import type { Delivery, Provider, SignedDelivery, SignOptions, Verification } from './types.ts';
 import {
   accept,
+  checkBodyHmac,
   computeHmac,
   decodeSignature,
-  findMatchingSecret,
   isRecord,
   parseJson,
   readHeader,
   readJsonKey,
   reject,
-  rejectMismatch,
   sha256Hex,
 } from './verify-core.ts';
 
-export const githubSettingsSchema = z
-  .strictObject({
-    /** Webhook secrets, newest first while rotating. */
-    secrets: z.array(secretString).optional(),
-    secret: secretString.optional(),
-  })
-  .refine((value) => hasSecret(value.secrets, value.secret), {
-    message: "set `secrets` (a list, newest first) or `secret`: the webhook's secret",
-    path: ['secrets'],
-  })
-  .transform(({ secrets, secret }) => ({ secrets: combineSecrets(secrets, secret) }));
+export const githubSettingsSchema = bodySecretSettingsSchema("the webhook's secret");
 
 export type GithubSettingsInput = z.input<typeof githubSettingsSchema>;
 export type GithubSettings = z.output<typeof githubSettingsSchema>;
@@ -56,22 +45,15 @@ function verifyGithub(delivery: Delivery, settings: GithubSettings): Verificatio
     return reject('signature_malformed', 'X-Hub-Signature-256 is not `sha256=<hex>`');
   }
 
-  const matches = (body: Uint8Array) =>
-    findMatchingSecret({
-      algorithm: 'sha256',
-      secrets: settings.secrets,
-      content: [body],
-      signatures: [signature],
-    }) !== -1;
-  if (!matches(delivery.body)) {
-    return rejectMismatch({
-      delivery,
-      label: 'sha256 signature',
-      mismatchMessage:
-        "X-Hub-Signature-256 does not match: was the body re-serialized? is the webhook's secret the one configured?",
-      matchesBody: matches,
-    });
-  }
+  const mismatch = checkBodyHmac({
+    delivery,
+    secrets: settings.secrets,
+    signature,
+    label: 'sha256 signature',
+    mismatchMessage:
+      "X-Hub-Signature-256 does not match: was the body re-serialized? is the webhook's secret the one configured?",
+  });
+  if (mismatch) return mismatch;
 
   const event = readHeader(delivery.headers, 'x-github-event');
   if (event === undefined) {

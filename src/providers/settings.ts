@@ -29,3 +29,21 @@ export function combineSecrets(list: readonly string[] | undefined, single: stri
 export function hasSecret(list: readonly string[] | undefined, single: string | undefined): boolean {
   return (list?.length ?? 0) > 0 || single !== undefined;
 }
+
+/**
+ * Settings of a scheme that signs the body with one user-chosen secret and nothing else to set
+ * (GitHub, Shopify): `secrets` (newest first while rotating) or `secret`, combined into one
+ * list. `secretName` is what the provider's console calls it, for the error that asks for it.
+ */
+export function bodySecretSettingsSchema(secretName: string) {
+  return z
+    .strictObject({
+      secrets: z.array(secretString).optional(),
+      secret: secretString.optional(),
+    })
+    .refine((value) => hasSecret(value.secrets, value.secret), {
+      message: `set \`secrets\` (a list, newest first) or \`secret\`: ${secretName}`,
+      path: ['secrets'],
+    })
+    .transform(({ secrets, secret }) => ({ secrets: combineSecrets(secrets, secret) }));
+}

@@ -7,32 +7,21 @@
  * (docs/security.md). Shopify's events webhooks send the same headers without the `X-`
  * prefix (`Shopify-Hmac-Sha256`, `Shopify-Topic`, ...).
  */
-import { z } from 'zod';
-import { combineSecrets, hasSecret, secretString } from './settings.ts';
+import type { z } from 'zod';
+import { bodySecretSettingsSchema } from './settings.ts';
 import type { Delivery, Provider, SignedDelivery, SignOptions, Verification } from './types.ts';
 import {
   accept,
+  checkBodyHmac,
   computeHmac,
   decodeSignature,
-  findMatchingSecret,
   parseJson,
   readHeader,
   reject,
-  rejectMismatch,
   sha256Hex,
 } from './verify-core.ts';
 
-export const shopifySettingsSchema = z
-  .strictObject({
-    /** Client secrets (or webhook signing secrets), newest first while rotating. */
-    secrets: z.array(secretString).optional(),
-    secret: secretString.optional(),
-  })
-  .refine((value) => hasSecret(value.secrets, value.secret), {
-    message: "set `secrets` (a list, newest first) or `secret`: the app's client secret",
-    path: ['secrets'],
-  })
-  .transform(({ secrets, secret }) => ({ secrets: combineSecrets(secrets, secret) }));
+export const shopifySettingsSchema = bodySecretSettingsSchema("the app's client secret");
 
 export type ShopifySettingsInput = z.input<typeof shopifySettingsSchema>;
 export type ShopifySettings = z.output<typeof shopifySettingsSchema>;
@@ -59,22 +48,15 @@ function verifyShopify(delivery: Delivery, settings: ShopifySettings): Verificat
     return reject('signature_malformed', 'X-Shopify-Hmac-Sha256 is not base64');
   }
 
-  const matches = (body: Uint8Array) =>
-    findMatchingSecret({
-      algorithm: 'sha256',
-      secrets: settings.secrets,
-      content: [body],
-      signatures: [signature],
-    }) !== -1;
-  if (!matches(delivery.body)) {
-    return rejectMismatch({
-      delivery,
-      label: 'signature',
-      mismatchMessage:
-        "X-Shopify-Hmac-Sha256 does not match: was the body re-serialized? is the app's client secret the one configured?",
-      matchesBody: matches,
-    });
-  }
+  const mismatch = checkBodyHmac({
+    delivery,
+    secrets: settings.secrets,
+    signature,
+    label: 'signature',
+    mismatchMessage:
+      "X-Shopify-Hmac-Sha256 does not match: was the body re-serialized? is the app's client secret the one configured?",
+  });
+  if (mismatch) return mismatch;
 
   const topic = readHeader(delivery.headers, ...both('topic'));
   if (topic === undefined) {

@@ -374,6 +374,26 @@ export function rejectMismatch(options: {
   return reject('signature_mismatch', options.mismatchMessage);
 }
 
+/**
+ * For schemes that sign the raw body alone with HMAC-SHA256 (GitHub, Shopify): undefined when
+ * one of `secrets` produced `signature` over the delivery's body, else the rejection
+ * rejectMismatch gives.
+ */
+export function checkBodyHmac(options: {
+  delivery: Pick<Delivery, 'body' | 'diagnose'>;
+  secrets: readonly string[];
+  signature: Buffer;
+  label: string;
+  mismatchMessage: string;
+}): Rejection | undefined {
+  const { delivery, secrets, signature, label, mismatchMessage } = options;
+  const matchesBody = (body: Uint8Array) =>
+    matchesAnySecret({ algorithm: 'sha256', secrets, content: [body], signatures: [signature] });
+  return matchesBody(delivery.body)
+    ? undefined
+    : rejectMismatch({ delivery, label, mismatchMessage, matchesBody });
+}
+
 /** The same diagnosis for async checks (RSA signatures over a CRC of the body). */
 export async function rejectMismatchAsync(options: {
   delivery: Pick<Delivery, 'body' | 'diagnose'>;
