@@ -719,14 +719,13 @@ export class Worker {
    * store in the same commit (finishAttemptsAndClaimNext), and given back whatever it does.
    */
   async #writeVerdicts(batch: AttemptResult[]): Promise<Claim[]> {
+    // One reserved slot per key passing its turn.
     const turns = new Map<string, number>();
     const keys: OrderingRef[] = [];
-    let reserved = 0;
     for (const result of batch) {
       const turn = this.#passingTurn.get(result);
       if (turn === undefined || !result.ordering) continue;
       this.#passingTurn.delete(result);
-      reserved++;
       keys.push(result.ordering);
       turns.set(refKey(result.ordering), turn);
     }
@@ -734,20 +733,20 @@ export class Worker {
     const sentAt = performance.now();
     let claimed: ClaimedEvent[] = [];
     try {
-      if (reserved === 0 || !store.finishAttemptsAndClaimNext)
+      if (keys.length === 0 || !store.finishAttemptsAndClaimNext)
         return await store.finishAttempts(this.workerId, batch);
       const next = this.#running ? { keys, leaseMs, excludeSources: excludeSources?.() } : null;
       const finished = await store.finishAttemptsAndClaimNext(this.workerId, batch, next);
       claimed = finished.claimed;
       return finished.applied;
     } finally {
-      this.#reserved = Math.max(0, this.#reserved - reserved);
+      // The events taken use their slots; the others go back as ingest gives back its unused ones.
+      this.#reserved = Math.max(0, this.#reserved - claimed.length);
       for (const event of claimed) {
         const turn = (turns.get(refKey({ source: event.source, key: event.orderingKey ?? '' })) ?? 0) + 1;
         this.#launch(event, undefined, sentAt, turn, !this.#running);
       }
-      // Slots came back: claim with them only if work may be waiting in the store.
-      if (claimed.length < reserved && this.#running && this.#mayHaveWork) this.#wakeUpLoop();
+      this.unreserve(keys.length - claimed.length);
     }
   }
 
