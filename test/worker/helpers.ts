@@ -2,17 +2,18 @@ import { Writable } from 'node:stream';
 import { type Clock, systemClock } from '../../src/clock.ts';
 import { createEventId } from '../../src/ids.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
+import type { EventOrdering } from '../../src/ordering/key.ts';
 import type { IngestStore, WorkerStore } from '../../src/store/types.ts';
 import type { HandlerContext } from '../../src/worker/handler-registry.ts';
 import { HandlerRegistry } from '../../src/worker/handler-registry.ts';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 import { signStripe, stripeEventBody } from '../support/stripe.ts';
 
-/** Record one event the way ingest does; returns its id. */
+/** Record one event the way ingest does (ordered under a key with `ordering`); returns its id. */
 export async function recordEvent(
   store: IngestStore,
   dedupeKey: string,
-  options: { clock?: Clock; source?: string; eventType?: string } = {},
+  options: { clock?: Clock; source?: string; eventType?: string; ordering?: EventOrdering } = {},
 ): Promise<string> {
   const now = (options.clock ?? systemClock).now();
   const eventType = options.eventType ?? 'invoice.paid';
@@ -28,6 +29,7 @@ export async function recordEvent(
       body,
       bodySha256: dedupeKey,
       receivedAt: now,
+      ...(options.ordering ? { ordering: options.ordering } : {}),
     },
   ]);
   return result!.id;

@@ -1,37 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEventId } from '../../src/ids.ts';
-import type { NewEvent, Store, WorkerStore } from '../../src/store/types.ts';
+import type { Store, WorkerStore } from '../../src/store/types.ts';
 import { HandlerRegistry } from '../../src/worker/handler-registry.ts';
 import { MAX_TURNS_PER_SLOT, type Worker } from '../../src/worker/worker.ts';
 import { createTestStore, type TestStore } from '../support/stores.ts';
-import { createTestWorker, waitUntil } from './helpers.ts';
+import { createTestWorker, recordEvent, waitUntil } from './helpers.ts';
 
 // A slot that finishes an ordered event takes its key's next one in the verdict's commit
 // (docs/ordering.md, "How it runs"). SQLite only: PostgreSQL's store does not offer it
 // (test/ordering/store-ordering.test.ts checks that), so there is nothing to attack there.
 let sequence = 0;
-function ordered(key: string): NewEvent {
-  sequence += 1;
-  const now = Date.now();
-  const body = Buffer.from(JSON.stringify({ id: `evt_${sequence}`, key }));
-  return {
-    id: createEventId(now),
-    source: 'stripe',
-    provider: 'stripe',
-    dedupeKey: `evt_${sequence}`,
-    eventType: 'invoice.updated',
-    headers: {},
-    body,
-    bodySha256: `sha_${sequence}`,
-    receivedAt: now,
-    ordering: { key, orderedAt: now + sequence, holdMs: 0, onDead: 'block' },
-  };
-}
 
 async function recordInOrder(store: Store, keys: string[]): Promise<string[]> {
   const ids: string[] = [];
   // One at a time: each its own receipt, so ids (the oldest-first claim order) follow `keys`.
-  for (const key of keys) ids.push((await store.recordEvents([ordered(key)]))[0]!.id);
+  for (const key of keys) {
+    sequence += 1;
+    const ordering = { key, orderedAt: Date.now() + sequence, holdMs: 0, onDead: 'block' as const };
+    ids.push(await recordEvent(store, `evt_${sequence}`, { ordering }));
+  }
   return ids;
 }
 
