@@ -264,6 +264,14 @@ function describeStatus(
   };
 }
 
+/** How far undici's own header and body timers trail the attempt deadline. */
+const UNDICI_TIMEOUT_MARGIN_MS = 1_000;
+
+function isUndiciTimeout(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
 async function attempt(
   client: DestinationHttpClient,
   destination: Destination,
@@ -302,9 +310,10 @@ async function attempt(
       body: Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength),
       signal: controller.signal,
       // The deadline above bounds the whole attempt; these only keep undici's own longer
-      // defaults out of the way.
-      headersTimeout: destination.timeoutMs,
-      bodyTimeout: destination.timeoutMs,
+      // defaults out of the way. They trail it by a margin: a timer of the same length could
+      // win the race when the event loop is busy (and then must still read as a timeout).
+      headersTimeout: destination.timeoutMs + UNDICI_TIMEOUT_MARGIN_MS,
+      bodyTimeout: destination.timeoutMs + UNDICI_TIMEOUT_MARGIN_MS,
     });
     stage = 'the first 1 KB of the response body';
     const statusCode = response.statusCode;
@@ -335,19 +344,20 @@ async function attempt(
     });
   } catch (error) {
     response?.body.destroy();
-    const failure: Failure = timedOut
-      ? {
-          code: 'timeout',
-          message: `no answer within the ${destination.timeoutMs} ms timeout (still waiting for ${stage}): make the endpoint answer 2xx before slow work, or raise timeoutMs`,
-        }
-      : input.signal?.aborted
-        ? { code: 'aborted', message: 'cut off by shutdown: the endpoint may or may not have received it' }
-        : (error as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
-          ? {
-              code: 'timeout',
-              message: `could not connect within the ${destination.timeoutMs} ms timeout: check that the host is reachable from this server`,
-            }
-          : describeRequestError(destination, error);
+    const failure: Failure =
+      timedOut || isUndiciTimeout(error)
+        ? {
+            code: 'timeout',
+            message: `no answer within the ${destination.timeoutMs} ms timeout (still waiting for ${stage}): make the endpoint answer 2xx before slow work, or raise timeoutMs`,
+          }
+        : input.signal?.aborted
+          ? { code: 'aborted', message: 'cut off by shutdown: the endpoint may or may not have received it' }
+          : (error as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
+            ? {
+                code: 'timeout',
+                message: `could not connect within the ${destination.timeoutMs} ms timeout: check that the host is reachable from this server`,
+              }
+            : describeRequestError(destination, error);
     return result({
       verdict: 'retry',
       statusCode: response?.statusCode ?? null,

@@ -218,6 +218,18 @@ describe('deliverOnce against real HTTP servers on loopback', () => {
     expect(result.error).toContain('the first 1 KB of the response body');
   });
 
+  it("still reads as a timeout when undici's own timer fires before the deadline", async () => {
+    // A busy event loop can run undici's header timer ahead of ours; timers that never fire
+    // stand in for that, so only undici's (1 s behind the deadline) can end the attempt.
+    const neverFires = { setTimeout: () => 0, clearTimeout: () => {} };
+    const silent = await serve(() => {});
+    const destination = makeDestination({ url: silent.url, allowPrivateNetwork: true, timeoutMs: 200 });
+    const result = await deliverOnce(client({ timers: neverFires }), destination, input());
+    expect(result).toMatchObject({ verdict: 'retry', statusCode: null, errorCode: 'timeout' });
+    expect(result.error).toContain('200 ms timeout');
+    expect(result.durationMs).toBeGreaterThanOrEqual(1_000);
+  });
+
   it('does not follow a redirect: a 3xx is a failed attempt with its Location', async () => {
     const target = await serve();
     const redirecting = await serve(answer(302, { location: `${target.url}/moved` }));
