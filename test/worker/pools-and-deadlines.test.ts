@@ -195,6 +195,51 @@ describe('issue 10 item 5 (pools): on postgres', () => {
   });
 });
 
+describe('an ordered verdict whose key lock outlasts the deadline: on postgres', () => {
+  it('fails with the lock wait as its cause, writes nothing, and applies once the lock is free', async () => {
+    // The ordered transaction is pipelined: BEGIN, the key lock and the verdict go out together,
+    // so the verdict statement fails too (the transaction is aborted). The error must name the
+    // lock's timeout, not the aborted transaction, and the event must be untouched.
+    const testStore = await openTestStore({ deadlinesMs: { worker: 300 } });
+    const { store } = testStore;
+    const key = `cus_${testStore.schema}_deadline`;
+    await store.recordEvents([
+      { ...newEvent('evt_locked', 16), ordering: { key, orderedAt: Date.now(), holdMs: 0, onDead: 'block' } },
+    ]);
+    const [head] = await store.claimEvents({ workerId: 'w', limit: 10, leaseMs: 30_000 });
+    const locker = new pg.Client({ connectionString: postgresTestUrl() });
+    await locker.connect();
+    cleanups.push(() => locker.end());
+    await locker.query('BEGIN');
+    await locker.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `hookbox_ordering:stripe:${key}`,
+    ]);
+    const now = Date.now();
+    const verdict = {
+      eventId: head!.id,
+      token: head!.claimToken,
+      outcome: 'processed' as const,
+      startedAt: now,
+      finishedAt: now,
+      ordering: { source: 'stripe', key },
+    };
+    const failure = await store.finishAttempts('w', [verdict]).then(
+      () => null,
+      (error: unknown) => error as Error,
+    );
+    expect(failure?.message).toMatch(/statement timeout/);
+    expect(failure?.message).not.toMatch(/current transaction is aborted/);
+    expect(await store.getEvent(head!.id)).toMatchObject({ status: 'processing', attempts: 1 });
+    expect(await store.listAttempts(head!.id)).toEqual([]);
+
+    await locker.query('COMMIT');
+    expect(await store.finishAttempts('w', [verdict])).toEqual([
+      { eventId: head!.id, token: head!.claimToken },
+    ]);
+    expect(await store.getEvent(head!.id)).toMatchObject({ status: 'processed' });
+  });
+});
+
 describe('issue 10 item 6 (deadlines and back-pressure): on postgres behind a proxy that goes silent', () => {
   const deadlineMs = 500;
   // The server cancels a statement at its deadline; the client gives up 1 s later if the server is gone.

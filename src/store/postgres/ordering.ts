@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type pg from 'pg';
 import type { OrderingRef } from '../types.ts';
 
@@ -85,18 +86,54 @@ export async function orderWithin<T>(
   return value;
 }
 
+/**
+ * Issue pipelined statements in one socket write: each would otherwise be its own write, and on
+ * a busy machine each write that wakes the server costs a context switch. (`connection.stream`
+ * is node-postgres's socket; it is not in its types.)
+ */
+function inOneWrite<T>(client: pg.PoolClient, issue: () => T): T {
+  const { connection } = client as unknown as { connection?: { stream?: Partial<Writable> } };
+  connection?.stream?.cork?.();
+  try {
+    return issue();
+  } finally {
+    connection?.stream?.uncork?.();
+  }
+}
+
 async function runOnClient<T>(
   client: pg.PoolClient,
   options: OrderedTransactionOptions,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  await client.query('BEGIN');
+  const sources = options.refs.map((r) => r.source);
+  const keys = options.refs.map((r) => r.key);
+  // The store's clients pipeline (postgres-store.ts): BEGIN and the keys' locks go out with the
+  // work's first statement, the promotion with COMMIT, so the transaction costs two round trips,
+  // not five. The server still runs them one after another, each after the one before it.
+  let value: Promise<T> | undefined;
+  const opening = inOneWrite(client, () => {
+    const begun = [client.query('BEGIN'), options.run(client, 'lock-ordering-keys', [sources, keys])];
+    value = work(client);
+    return begun;
+  });
+  // Whatever fails first is the cause: a statement behind it only reports the aborted transaction.
+  const openingFailure = Promise.allSettled(opening).then(
+    (settled) => settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')?.reason,
+  );
   try {
-    const value = await orderWithin(client, options, work);
-    await client.query('COMMIT');
-    return value;
+    const result = await value!;
+    await Promise.all(opening);
+    // A COMMIT behind a failed promotion rolls back without an error of its own.
+    await Promise.all(
+      inOneWrite(client, () => [
+        options.run(client, 'promote-ordering-keys', [options.now(), sources, keys, options.channel]),
+        client.query('COMMIT'),
+      ]),
+    );
+    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(noop);
-    throw error;
+    throw (await openingFailure) ?? error;
   }
 }

@@ -203,14 +203,18 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
   function createPool(role: PoolRole): pg.Pool {
     const deadline = options.deadlinesMs?.[role] ?? defaultDeadlinesMs[role];
-    const pool = new pg.Pool({
+    // `pipeline` (pg 8.23, not yet in @types/pg): statements issued together on one connection go
+    // out together, as an ordered transaction's do (ordering.ts); the server answers them in order.
+    const config: pg.PoolConfig & { pipeline: boolean } = {
       ...clientConfig,
       max: options.pools?.[role] ?? defaultPoolSizes[role],
       // The server cancels a statement past its deadline; the client gives up a little later
       // in case the server itself stopped answering.
       statement_timeout: deadline,
       query_timeout: deadline + 1_000,
-    });
+      pipeline: true,
+    };
+    const pool = new pg.Pool(config);
     // An idle client that loses its connection is dropped by the pool; the next query opens a new
     // one or fails with StoreUnavailableError. Without a handler the process would crash.
     pool.on('error', noop);
