@@ -24,8 +24,11 @@ export interface BenchSettings {
    */
   forward: { events: number; concurrency: number; timeLimitSec: number };
   latency: { rate: number; warmupSec: number; durationSec: number; connections: number };
-  /** Ordering (scenarios/ordering.ts): `events` over `keys` keys vs unordered; one key with `oneKeyEvents`. */
-  ordering: { events: number; keys: number; oneKeyEvents: number; timeLimitSec: number };
+  /**
+   * Ordering (scenarios/ordering.ts): `events` over `keys` keys vs unordered, in `rounds`
+   * alternating pairs (the ratio is their median); one key with `oneKeyEvents`.
+   */
+  ordering: { events: number; keys: number; rounds: number; oneKeyEvents: number; timeLimitSec: number };
   /** Measure the bare node:http ceiling once for the run instead of beside each engine's Hookbox. */
   shareCeiling: boolean;
 }
@@ -45,7 +48,7 @@ export function benchSettings(quick: boolean): BenchSettings {
         drain: { events: 2_000, timeLimitSec: 3 },
         forward: { events: 2_000, concurrency: 20, timeLimitSec: 10 },
         latency: { rate: 500, warmupSec: 0.5, durationSec: 2, connections: 20 },
-        ordering: { events: 5_000, keys: 100, oneKeyEvents: 200, timeLimitSec: 15 },
+        ordering: { events: 5_000, keys: 100, rounds: 1, oneKeyEvents: 200, timeLimitSec: 15 },
         shareCeiling: true,
       }
     : {
@@ -61,7 +64,7 @@ export function benchSettings(quick: boolean): BenchSettings {
         drain: { events: 50_000, timeLimitSec: 120 },
         forward: { events: 20_000, concurrency: 20, timeLimitSec: 120 },
         latency: { rate: 500, warmupSec: 2, durationSec: 20, connections: 20 },
-        ordering: { events: 50_000, keys: 1_000, oneKeyEvents: 2_000, timeLimitSec: 120 },
+        ordering: { events: 50_000, keys: 1_000, rounds: 3, oneKeyEvents: 2_000, timeLimitSec: 120 },
         shareCeiling: false,
       };
 }

@@ -2,6 +2,7 @@ import { type CpuShare, type CpuSnapshot, cpuShare, snapshotCpu } from '../lib/c
 import { benchSecret, benchSource } from '../lib/deliveries.ts';
 import { runLoad, type ServerHandle, startDeployedHookbox, startServer } from '../lib/processes.ts';
 import type { BenchSettings } from '../lib/settings.ts';
+import { median } from '../lib/stats.ts';
 import {
   countBacklog,
   databaseUrlOf,
@@ -68,12 +69,6 @@ export interface IngestResult {
 export function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** A server under test and everything its rounds gathered. */

@@ -1,17 +1,27 @@
 import { startServer } from '../lib/processes.ts';
 import { seedPendingEvents } from '../lib/seed.ts';
 import type { BenchSettings } from '../lib/settings.ts';
+import { median } from '../lib/stats.ts';
 import { type Engine, newTarget } from '../lib/targets.ts';
 import type { DrainReport, HookboxServerConfig } from '../servers/hookbox.ts';
 import { round } from './ingest.ts';
 
+export interface OrderingRound {
+  unorderedPerSec: number;
+  orderedPerSec: number;
+  vsUnordered: number;
+}
+
 export interface OrderingResult {
   events: number;
   keys: number;
+  /** The round whose ratio is the median: its two drains. */
   unorderedPerSec: number;
   orderedPerSec: number;
-  /** orderedPerSec / unorderedPerSec (target >= 0.8). */
+  /** The median over the rounds of orderedPerSec / unorderedPerSec (target >= 0.8). */
   vsUnordered: number;
+  /** Each round: an unordered drain, then an ordered one, each on a fresh store. */
+  rounds: OrderingRound[];
   /** Events per claim query and per verdict write, unordered / ordered: what the store round trips cost. */
   eventsPerClaim: { unordered: number; ordered: number };
   eventsPerWrite: { unordered: number; ordered: number };
@@ -27,8 +37,10 @@ async function drain(
   keys: number | null,
   timeLimitSec: number,
   logRuns = false,
+  roundNumber = 1,
 ): Promise<DrainReport & { overlaps?: number }> {
-  const target = newTarget(engine, keys === null ? 'unordered' : `ordered_${keys}`);
+  // A fresh store each round: a drained one has nothing left to drain.
+  const target = newTarget(engine, `${keys === null ? 'unordered' : `ordered_${keys}`}_r${roundNumber}`);
   // Ordered over `keys` keys (in key order: event i is the i-th), or unordered.
   await seedPendingEvents(target, events, {
     prefix: 'ordering',
@@ -70,11 +82,24 @@ export async function runOrdering(
   settings: BenchSettings,
   log: (line: string) => void,
 ): Promise<OrderingResult> {
-  const { events, keys, oneKeyEvents, timeLimitSec } = settings.ordering;
-  log(`[${engine}] ordering: unordered drain, ${events} events`);
-  const unordered = await drain(engine, events, null, timeLimitSec);
-  log(`[${engine}] ordering: ordered drain, ${events} events over ${keys} keys`);
-  const ordered = await drain(engine, events, keys, timeLimitSec);
+  const { events, keys, rounds, oneKeyEvents, timeLimitSec } = settings.ordering;
+  // Two drains run one after the other meet different moments of a shared machine: single pairs
+  // gave 0.60-0.97x for the same code. Alternating pairs and their median ratio, as ingest's
+  // interleaved rounds do, keep one slow moment from deciding the figure.
+  const pairs: { unordered: DrainReport; ordered: DrainReport; ratio: number }[] = [];
+  for (let n = 1; n <= rounds; n++) {
+    log(`[${engine}] ordering: round ${n}/${rounds}, unordered drain, ${events} events`);
+    const unordered = await drain(engine, events, null, timeLimitSec, false, n);
+    log(`[${engine}] ordering: round ${n}/${rounds}, ordered drain, ${events} events over ${keys} keys`);
+    const ordered = await drain(engine, events, keys, timeLimitSec, false, n);
+    const ratio = unordered.eventsPerSec > 0 ? round(ordered.eventsPerSec / unordered.eventsPerSec, 3) : 0;
+    pairs.push({ unordered, ordered, ratio });
+  }
+  const vsUnordered = round(median(pairs.map((p) => p.ratio)), 3);
+  // The median round (for an even count, the lower middle one) gives the drains shown beside it.
+  const { unordered, ordered } = [...pairs].sort((a, b) => a.ratio - b.ratio)[
+    Math.floor((pairs.length - 1) / 2)
+  ]!;
   log(`[${engine}] ordering: one key, ${oneKeyEvents} events (strictly serial)`);
   const oneKey = await drain(engine, oneKeyEvents, 1, timeLimitSec, true);
   return {
@@ -82,7 +107,12 @@ export async function runOrdering(
     keys,
     unorderedPerSec: unordered.eventsPerSec,
     orderedPerSec: ordered.eventsPerSec,
-    vsUnordered: unordered.eventsPerSec > 0 ? round(ordered.eventsPerSec / unordered.eventsPerSec, 3) : 0,
+    vsUnordered,
+    rounds: pairs.map((p) => ({
+      unorderedPerSec: p.unordered.eventsPerSec,
+      orderedPerSec: p.ordered.eventsPerSec,
+      vsUnordered: p.ratio,
+    })),
     eventsPerClaim: {
       unordered: perTrip(unordered.finished, unordered.claims),
       ordered: perTrip(ordered.finished, ordered.claims),
@@ -98,6 +128,6 @@ export async function runOrdering(
       overlaps: oneKey.overlaps ?? -1,
       complete: oneKey.complete,
     },
-    complete: unordered.complete && ordered.complete,
+    complete: pairs.every((p) => p.unordered.complete && p.ordered.complete),
   };
 }
