@@ -93,6 +93,23 @@ for (const engine of engines) {
       expect(second.map((e) => e.id)).toEqual([b]);
     });
 
+    it.runIf(engine === 'postgres')(
+      "a head processed through the handler's transaction (ctx.tx) frees its key in that commit",
+      async () => {
+        // SQLite has no handler transaction (beginEventTransaction gives null): PostgreSQL only.
+        const [a, b] = await record(store, delivery('sub_tx', T0 + 1), delivery('sub_tx', T0 + 2));
+        const [head] = await claimIds(store);
+        expect(head?.id).toBe(a);
+        const tx = (await store.beginEventTransaction())!;
+        await tx.handle.query('SELECT 1');
+        // Before the commit the key is still held: its next event waits.
+        expect(await statuses(store, [a!, b!])).toEqual(['processing', 'waiting']);
+        expect(await tx.commitWith('w1', verdictFor(head!, 'processed'))).toBe(true);
+        expect(await statuses(store, [a!, b!])).toEqual(['processed', 'pending']);
+        expect((await claimIds(store)).map((e) => e.id)).toEqual([b]);
+      },
+    );
+
     it('runs different keys and unordered events side by side', async () => {
       const ids = await record(
         store,

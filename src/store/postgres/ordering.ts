@@ -62,7 +62,7 @@ export async function inOrderedTransaction<T>(
     const client = await options.pool.connect();
     if (!client.listeners('error').includes(noop)) client.on('error', noop);
     try {
-      const value = await runOnClient(client, options, work);
+      const value = await runOrdered(client, options, work, { ownTransaction: true });
       client.release();
       return value;
     } catch (error) {
@@ -70,20 +70,6 @@ export async function inOrderedTransaction<T>(
       if (attempt >= 3 || !isRetryable(error)) throw error;
     }
   }
-}
-
-/** The same on a connection already inside a transaction (a handler's ctx.tx): lock, work, promote. */
-export async function orderWithin<T>(
-  client: pg.PoolClient,
-  options: Omit<OrderedTransactionOptions, 'pool'>,
-  work: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  const sources = options.refs.map((r) => r.source);
-  const keys = options.refs.map((r) => r.key);
-  await options.run(client, 'lock-ordering-keys', [sources, keys]);
-  const value = await work(client);
-  await options.run(client, 'promote-ordering-keys', [options.now(), sources, keys, options.channel]);
-  return value;
 }
 
 /**
@@ -101,19 +87,36 @@ function inOneWrite<T>(client: pg.PoolClient, issue: () => T): T {
   }
 }
 
-async function runOnClient<T>(
+/** The same on a connection already inside a transaction (a handler's ctx.tx): lock, work, promote. */
+export function orderWithin<T>(
   client: pg.PoolClient,
-  options: OrderedTransactionOptions,
+  options: Omit<OrderedTransactionOptions, 'pool'>,
   work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  return runOrdered(client, options, work, { ownTransaction: false });
+}
+
+/**
+ * Lock the keys, run `work`, promote the keys' heads; with `ownTransaction`, inside a BEGIN and
+ * COMMIT of its own (rolled back on failure), else inside the caller's transaction, which the
+ * caller ends. The store's clients pipeline (postgres-store.ts): the opening statements go out
+ * with the work's first statement, the promotion with COMMIT, so an own transaction costs two
+ * round trips, not five. The server still runs them one after another.
+ */
+async function runOrdered<T>(
+  client: pg.PoolClient,
+  options: Omit<OrderedTransactionOptions, 'pool'>,
+  work: (client: pg.PoolClient) => Promise<T>,
+  { ownTransaction }: { ownTransaction: boolean },
 ): Promise<T> {
   const sources = options.refs.map((r) => r.source);
   const keys = options.refs.map((r) => r.key);
-  // The store's clients pipeline (postgres-store.ts): BEGIN and the keys' locks go out with the
-  // work's first statement, the promotion with COMMIT, so the transaction costs two round trips,
-  // not five. The server still runs them one after another, each after the one before it.
   let value: Promise<T> | undefined;
   const opening = inOneWrite(client, () => {
-    const begun = [client.query('BEGIN'), options.run(client, 'lock-ordering-keys', [sources, keys])];
+    const begun = [
+      ...(ownTransaction ? [client.query('BEGIN')] : []),
+      options.run(client, 'lock-ordering-keys', [sources, keys]),
+    ];
     value = work(client);
     return begun;
   });
@@ -128,12 +131,12 @@ async function runOnClient<T>(
     await Promise.all(
       inOneWrite(client, () => [
         options.run(client, 'promote-ordering-keys', [options.now(), sources, keys, options.channel]),
-        client.query('COMMIT'),
+        ...(ownTransaction ? [client.query('COMMIT')] : []),
       ]),
     );
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(noop);
+    if (ownTransaction) await client.query('ROLLBACK').catch(noop);
     throw (await openingFailure) ?? error;
   }
 }
